@@ -1,0 +1,84 @@
+//! The one error type of the ingest crate, and its mappings to HTTP and gRPC.
+
+use axum::http::StatusCode;
+use tidewater_storage::ErrorKind;
+
+/// Errors answering an ingest request as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body is not a valid message of the expected type.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// The body (after decompression) is larger than allowed.
+    #[error("request body larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The content type is not one we decode.
+    #[error("unsupported content type {0:?}; use application/x-protobuf or application/json")]
+    UnsupportedMediaType(String),
+    /// The content encoding is not one we decode.
+    #[error("unsupported content encoding {0:?}; use gzip, zstd or none")]
+    UnsupportedEncoding(String),
+    /// The store refused or failed the write.
+    #[error(transparent)]
+    Storage(#[from] tidewater_storage::Error),
+}
+
+/// Result with the ingest [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Seconds a client should wait before retrying an overloaded write.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+impl Error {
+    /// The HTTP status for this error.
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Error::Malformed(_) | Error::UnsupportedEncoding(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Storage(e) => match e.kind() {
+                ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    /// The gRPC status for this error. Internal detail is logged, not sent.
+    pub fn grpc_status(&self) -> tonic::Status {
+        match self {
+            Error::Malformed(_) | Error::UnsupportedEncoding(_) | Error::UnsupportedMediaType(_) => {
+                tonic::Status::invalid_argument(self.to_string())
+            }
+            Error::TooLarge { .. } => tonic::Status::resource_exhausted(self.to_string()),
+            Error::Storage(e) => match e.kind() {
+                ErrorKind::Invalid => tonic::Status::invalid_argument(self.to_string()),
+                ErrorKind::Overloaded | ErrorKind::Unavailable => tonic::Status::unavailable(self.to_string()),
+                ErrorKind::Internal => {
+                    tracing::error!(error = %self, "ingest failed");
+                    tonic::Status::internal("internal storage error")
+                }
+            },
+        }
+    }
+
+    /// The message sent to an HTTP client (internal detail is logged instead).
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Storage(e) if e.kind() == ErrorKind::Internal => {
+                tracing::error!(error = %self, "ingest failed");
+                "internal storage error".to_string()
+            }
+            _ => self.to_string(),
+        }
+    }
+
+    /// Whether the client should retry later (overload, shutdown).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Storage(e) if matches!(e.kind(), ErrorKind::Overloaded | ErrorKind::Unavailable))
+    }
+}

@@ -1,0 +1,17 @@
+//! Tidewater ingest: protocol decoding and mapping telemetry to tables.
+//!
+//! - [`metrics`] maps OTLP metrics to one Arrow batch per table (metric name),
+//!   rejecting individual points that break a rule while keeping the rest.
+//! - [`Ingester`] hands the batches to the store and builds the OTLP answer.
+//! - [`grpc`] and [`http`] are the transports (OTLP/gRPC, OTLP/HTTP).
+
+pub mod attributes;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod metrics;
+pub mod normalize;
+mod service;
+
+pub use error::{Error, Result};
+pub use service::{Ingester, IngestLimits};

@@ -1,0 +1,56 @@
+//! The query crate's error type and its HTTP mapping. Inside plans we speak
+//! DataFusion's own error type; this enum is what the endpoints answer.
+
+use axum::http::StatusCode;
+use datafusion::error::DataFusionError;
+
+/// Errors answering a query.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Planning or execution failed.
+    #[error("{0}")]
+    DataFusion(#[from] DataFusionError),
+    /// The request itself is unusable (no query, unknown format).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The query ran longer than allowed.
+    #[error("query exceeded the timeout of {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+/// Result with the query [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether the user's request caused the error (as opposed to a fault of ours).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            Error::BadRequest(_) | Error::Timeout(_) => true,
+            Error::DataFusion(e) => is_user_df_error(e),
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Error::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            e if e.is_user_error() => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+fn is_user_df_error(e: &DataFusionError) -> bool {
+    match e {
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Execution(_)
+        | DataFusionError::ResourcesExhausted(_)
+        | DataFusionError::ArrowError(..) => true,
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => is_user_df_error(inner),
+        DataFusionError::Collection(errs) => errs.first().is_some_and(is_user_df_error),
+        _ => false,
+    }
+}

@@ -1,0 +1,18 @@
+//! Tidewater query layer: SQL over the store with DataFusion.
+//!
+//! - [`table::MetricTable`] scans one table: pruned segments (Parquet, through
+//!   `object_store`) plus the memtable, as one DataFusion plan.
+//! - [`catalog`] exposes every table under `tidewater.public`.
+//! - [`QueryEngine`] builds one `SessionContext` per query with its own memory
+//!   pool and runs it with a timeout.
+//! - [`http`] serves `/api/v1/sql` (JSON, CSV, Arrow IPC via [`format`]).
+
+pub mod catalog;
+pub mod engine;
+pub mod error;
+pub mod format;
+pub mod http;
+pub mod table;
+
+pub use engine::{QueryConfig, QueryEngine};
+pub use error::{Error, Result};

@@ -1,0 +1,193 @@
+//! `MetricTable`: one table as a DataFusion `TableProvider`.
+//!
+//! A scan is the union of a Parquet scan over the table's segments and an
+//! in-memory scan over its buffered rows. Segments outside the time range of
+//! the query's filters are dropped before any file is opened; the remaining
+//! filters go to the Parquet reader for row-group and page pruning.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{utils::conjunction, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::physical_plan::ExecutionPlan;
+use tidewater_storage::manifest::SegmentMeta;
+use tidewater_storage::schema::TIME;
+use tidewater_storage::Store;
+
+/// One metric (or logs) table.
+#[derive(Debug)]
+pub struct MetricTable {
+    name: String,
+    schema: SchemaRef,
+    store: Arc<Store>,
+    segments_url: ObjectStoreUrl,
+}
+
+impl MetricTable {
+    /// A provider for `name` with its current schema.
+    pub fn new(name: String, schema: SchemaRef, store: Arc<Store>, segments_url: ObjectStoreUrl) -> Self {
+        Self { name, schema, store, segments_url }
+    }
+}
+
+#[async_trait]
+impl TableProvider for MetricTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snapshot = self
+            .store
+            .snapshot_table(&self.name)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
+            .ok_or_else(|| DataFusionError::Plan(format!("table '{}' not found", self.name)))?;
+        let range = TimeRange::from_filters(filters);
+        let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+
+        let segments: Vec<&SegmentMeta> = snapshot.segments.iter().filter(|s| range.overlaps(s.min_time, s.max_time)).collect();
+        tracing::debug!(table = %self.name, total = snapshot.segments.len(), scanned = segments.len(), "segment pruning");
+        if !segments.is_empty() {
+            let mut source = ParquetSource::new(self.schema.clone()).with_pushdown_filters(false).with_enable_page_index(true);
+            if let Some(predicate) = conjunction(filters.iter().cloned()) {
+                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+                source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+            }
+            let files: Vec<PartitionedFile> = segments.iter().map(|s| PartitionedFile::new(s.path.clone(), s.bytes)).collect();
+            let config = FileScanConfigBuilder::new(self.segments_url.clone(), Arc::new(source))
+                .with_file_group(FileGroup::new(files))
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+            plans.push(DataSourceExec::from_data_source(config));
+        }
+        let batches: Vec<_> = snapshot
+            .batches
+            .into_iter()
+            .filter(|b| {
+                let (lo, hi) = tidewater_storage::memtable::time_range(b);
+                range.overlaps(lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX))
+            })
+            .map(|b| b.with_schema(self.schema.clone()))
+            .collect::<std::result::Result<_, _>>()?;
+        if !batches.is_empty() {
+            plans.push(MemorySourceConfig::try_new_exec(&[batches], self.schema.clone(), projection.cloned())?);
+        }
+        match plans.len() {
+            0 => {
+                let projected = match projection {
+                    Some(p) => Arc::new(self.schema.project(p)?),
+                    None => self.schema.clone(),
+                };
+                Ok(Arc::new(EmptyExec::new(projected)))
+            }
+            _ => UnionExec::try_new(plans),
+        }
+    }
+}
+
+/// Inclusive time bounds (ns) implied by the filters on `time`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeRange {
+    /// Lowest time that can match.
+    pub min: i64,
+    /// Highest time that can match.
+    pub max: i64,
+}
+
+impl TimeRange {
+    /// Derive bounds from conjunctive filters (`time >= a`, `time < b`, `BETWEEN`, ...).
+    pub fn from_filters(filters: &[Expr]) -> Self {
+        let mut r = TimeRange { min: i64::MIN, max: i64::MAX };
+        for f in filters {
+            r.apply(f);
+        }
+        r
+    }
+
+    /// Whether `[lo, hi]` intersects this range.
+    pub fn overlaps(&self, lo: i64, hi: i64) -> bool {
+        lo <= self.max && hi >= self.min
+    }
+
+    fn apply(&mut self, e: &Expr) {
+        match e {
+            Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+                self.apply(left);
+                self.apply(right);
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                if let (Some(()), Some(v)) = (as_time_column(left), as_nanos(right)) {
+                    self.bound(*op, v);
+                } else if let (Some(v), Some(()), Some(op)) = (as_nanos(left), as_time_column(right), op.swap()) {
+                    self.bound(op, v);
+                }
+            }
+            Expr::Between(b) if !b.negated => {
+                if let (Some(()), Some(lo), Some(hi)) = (as_time_column(&b.expr), as_nanos(&b.low), as_nanos(&b.high)) {
+                    self.min = self.min.max(lo);
+                    self.max = self.max.min(hi);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn bound(&mut self, op: Operator, v: i64) {
+        match op {
+            Operator::Gt => self.min = self.min.max(v.saturating_add(1)),
+            Operator::GtEq => self.min = self.min.max(v),
+            Operator::Lt => self.max = self.max.min(v.saturating_sub(1)),
+            Operator::LtEq => self.max = self.max.min(v),
+            Operator::Eq => {
+                self.min = self.min.max(v);
+                self.max = self.max.min(v);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn as_time_column(e: &Expr) -> Option<()> {
+    match e {
+        Expr::Column(c) if c.name == TIME => Some(()),
+        Expr::Cast(c) => as_time_column(&c.expr),
+        _ => None,
+    }
+}
+
+fn as_nanos(e: &Expr) -> Option<i64> {
+    let Expr::Literal(v, _) = e else { return None };
+    match v {
+        ScalarValue::TimestampNanosecond(Some(n), _) => Some(*n),
+        ScalarValue::TimestampMicrosecond(Some(n), _) => n.checked_mul(1_000),
+        ScalarValue::TimestampMillisecond(Some(n), _) => n.checked_mul(1_000_000),
+        ScalarValue::TimestampSecond(Some(n), _) => n.checked_mul(1_000_000_000),
+        _ => None,
+    }
+}

@@ -1,0 +1,129 @@
+//! `tidewater serve`: open the store, bind the listeners, serve until SIGTERM
+//! or Ctrl-C, then flush and close.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tidewater_ingest::Ingester;
+use tidewater_query::QueryEngine;
+use tidewater_storage::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// Run the server with `cfg` until a shutdown signal.
+pub async fn serve(cfg: Config) -> Result<(), String> {
+    let store_cfg = cfg.store_config();
+    tracing::info!(data_dir = %cfg.data_dir.display(), "opening store");
+    let store = tokio::task::spawn_blocking(move || Store::open(store_cfg))
+        .await
+        .map_err(|e| format!("opening the store: {e}"))?
+        .map_err(|e| format!("opening the store: {e}"))?;
+    let flusher = store.spawn_flusher();
+    let ingester = Ingester::new(store.clone(), cfg.ingest_limits());
+    let engine = QueryEngine::new(store.clone(), cfg.query_config()).map_err(|e| e.to_string())?;
+    let ready = Arc::new(AtomicBool::new(false));
+
+    let http_listener = bind(&cfg.http_addr).await?;
+    let grpc_listener = bind(&cfg.grpc_addr).await?;
+    let http_local = local(&http_listener)?;
+    let grpc_local = local(&grpc_listener)?;
+
+    let app = tidewater_ingest::http::router(ingester.clone())
+        .merge(tidewater_query::http::router(engine))
+        .merge(health_router(ready.clone()))
+        .fallback(not_found);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let http = tokio::spawn({
+        let mut rx = stop_rx.clone();
+        async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await
+        }
+    });
+    let grpc = tokio::spawn({
+        let mut rx = stop_rx.clone();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
+        tonic::transport::Server::builder()
+            .add_service(tidewater_ingest::grpc::metrics_service(ingester))
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })
+    });
+    ready.store(true, Ordering::SeqCst);
+    tracing::info!(http_addr = %http_local, grpc_addr = %grpc_local, "listening");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight, then flushing");
+    ready.store(false, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    if let Ok(Err(e)) = http.await {
+        tracing::warn!(error = %e, "http server ended with an error");
+    }
+    if let Ok(Err(e)) = grpc.await {
+        tracing::warn!(error = %e, "grpc server ended with an error");
+    }
+    flusher.abort();
+    store.close().await.map_err(|e| format!("final flush: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn bind(addr: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+fn local(l: &TcpListener) -> Result<SocketAddr, String> {
+    l.local_addr().map_err(|e| e.to_string())
+}
+
+fn health_router(ready: Arc<AtomicBool>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/ready", get(ready_handler))
+        .with_state(ready)
+}
+
+async fn ready_handler(State(ready): State<Arc<AtomicBool>>) -> impl IntoResponse {
+    if ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, Json(serde_json::json!({"status": "ready"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "not ready"})))
+    }
+}
+
+async fn not_found(uri: Uri) -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": format!("no route for {}", uri.path())})))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,250 @@
+//! The manifest: which segments exist and which WAL files they cover.
+//!
+//! Each version is a file `manifest/{seq:020}.json` that starts with the line
+//! `TWMANIFEST <version> <crc32c of the rest, hex>` followed by JSON. A new
+//! version is written to a temporary file, fsynced, renamed into place and the
+//! directory fsynced, so a crash leaves either the old or the new version,
+//! never a half-written one. The newest valid version wins; the previous one
+//! is kept as a fallback.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+const MAGIC: &str = "TWMANIFEST";
+const VERSION: u32 = 1;
+
+/// One immutable segment file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SegmentMeta {
+    /// Unique, increasing id.
+    pub id: u64,
+    /// The table whose rows it holds.
+    pub table: String,
+    /// Time partition (UTC day, `YYYY-MM-DD`).
+    pub partition: String,
+    /// Path relative to the segment store root.
+    pub path: String,
+    /// Smallest `time` (ns).
+    pub min_time: i64,
+    /// Largest `time` (ns).
+    pub max_time: i64,
+    /// Row count.
+    pub rows: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// A column of a table schema as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ColumnEntry {
+    /// Column name.
+    pub name: String,
+    /// Arrow data type in its display form (parsed back with `FromStr`).
+    pub data_type: String,
+}
+
+/// A table's schema and metadata as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct TableEntry {
+    /// Columns in order.
+    pub columns: Vec<ColumnEntry>,
+    /// Table metadata (kind, temporality, unit, ...).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The catalog of persisted data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Manifest {
+    /// Version sequence number; the file name.
+    pub seq: u64,
+    /// WAL files with an id up to and including this are fully in segments.
+    pub wal_flushed_through: u64,
+    /// Next segment id to hand out.
+    pub next_segment_id: u64,
+    /// Table schemas.
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Live segments.
+    pub segments: Vec<SegmentMeta>,
+}
+
+impl Manifest {
+    /// Serialise with the header line and checksum.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let body = serde_json::to_vec(self)?;
+        let mut out = format!("{MAGIC} {VERSION} {:08x}\n", crc32c::crc32c(&body)).into_bytes();
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Parse and verify bytes written by [`Manifest::encode`].
+    pub fn decode(data: &[u8]) -> std::result::Result<Manifest, String> {
+        let nl = data.iter().position(|b| *b == b'\n').ok_or("no header line")?;
+        let header = std::str::from_utf8(&data[..nl]).map_err(|_| "header not UTF-8")?;
+        let mut parts = header.split(' ');
+        if parts.next() != Some(MAGIC) {
+            return Err("bad magic".into());
+        }
+        let version: u32 = parts.next().and_then(|v| v.parse().ok()).ok_or("bad version")?;
+        if version != VERSION {
+            return Err(format!("unsupported manifest version {version}"));
+        }
+        let crc = parts.next().and_then(|c| u32::from_str_radix(c, 16).ok()).ok_or("bad checksum field")?;
+        let body = &data[nl + 1..];
+        let actual = crc32c::crc32c(body);
+        if actual != crc {
+            return Err(format!("checksum mismatch (stored {crc:08x}, computed {actual:08x})"));
+        }
+        serde_json::from_slice(body).map_err(|e| format!("json: {e}"))
+    }
+}
+
+fn path_of(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.json"))
+}
+
+fn list(dir: &Path) -> Result<Vec<u64>> {
+    let mut seqs = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
+            seqs.push(seq);
+        } else if name.ends_with(".tmp") {
+            // A write that never completed its rename: it was never the manifest.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+/// Load the newest valid manifest in `dir` (an empty one if there is none).
+pub fn load(dir: &Path) -> Result<Manifest> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let seqs = list(dir)?;
+    let mut first_error = None;
+    for seq in seqs.iter().rev() {
+        let path = path_of(dir, *seq);
+        let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        match Manifest::decode(&data) {
+            Ok(m) => {
+                if let Some((bad, reason)) = first_error {
+                    tracing::error!(bad_seq = bad, used_seq = seq, %reason, "newest manifest is corrupt; using the previous one");
+                }
+                return Ok(m);
+            }
+            Err(reason) => {
+                first_error.get_or_insert((*seq, reason));
+            }
+        }
+    }
+    match first_error {
+        Some((seq, reason)) => Err(Error::Corrupt { what: "manifest", path: path_of(dir, seq), reason }),
+        None => Ok(Manifest::default()),
+    }
+}
+
+/// Write `m` as the new current manifest (atomically), keeping one previous version.
+pub fn store(dir: &Path, m: &Manifest) -> Result<()> {
+    let data = m.encode()?;
+    let final_path = path_of(dir, m.seq);
+    let tmp = dir.join(format!("{:020}.tmp", m.seq));
+    write_durably(&tmp, &final_path, &data)?;
+    for seq in list(dir)? {
+        if seq + 1 < m.seq {
+            let p = path_of(dir, seq);
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Write `data` to `tmp`, fsync, rename to `dst`, fsync the directory.
+pub fn write_durably(tmp: &Path, dst: &Path, data: &[u8]) -> Result<()> {
+    let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
+    f.write_all(data).map_err(|e| Error::io(tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(tmp, e))?;
+    drop(f);
+    std::fs::rename(tmp, dst).map_err(|e| Error::io(dst, e))?;
+    sync_dir(dst.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsync a directory so a rename or create in it is durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(seq: u64) -> Manifest {
+        Manifest {
+            seq,
+            wal_flushed_through: seq * 2,
+            next_segment_id: 7,
+            tables: BTreeMap::new(),
+            segments: vec![SegmentMeta {
+                id: 1,
+                table: "cpu".into(),
+                partition: "2026-11-22".into(),
+                path: "cpu/2026-11-22/1.parquet".into(),
+                min_time: 1,
+                max_time: 2,
+                rows: 3,
+                bytes: 4,
+            }],
+        }
+    }
+
+    #[test]
+    fn empty_dir_gives_empty_manifest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(load(dir.path()).expect("load"), Manifest::default());
+    }
+
+    #[test]
+    fn newest_valid_version_wins_and_old_ones_are_pruned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for seq in 1..=4 {
+            store(dir.path(), &sample(seq)).expect("store");
+        }
+        assert_eq!(load(dir.path()).expect("load"), sample(4));
+        assert_eq!(list(dir.path()).expect("list"), vec![3, 4]);
+    }
+
+    #[test]
+    fn corrupt_newest_falls_back_to_previous() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        store(dir.path(), &sample(1)).expect("store");
+        store(dir.path(), &sample(2)).expect("store");
+        let p = path_of(dir.path(), 2);
+        let mut data = std::fs::read(&p).expect("read");
+        let n = data.len();
+        data[n - 2] ^= 0x55;
+        std::fs::write(&p, data).expect("write");
+        assert_eq!(load(dir.path()).expect("load"), sample(1));
+    }
+
+    #[test]
+    fn leftover_temp_file_is_ignored_and_removed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        store(dir.path(), &sample(1)).expect("store");
+        std::fs::write(dir.path().join(format!("{:020}.tmp", 2)), b"TWMANIFEST 1 0000").expect("write");
+        assert_eq!(load(dir.path()).expect("load"), sample(1));
+        assert!(!dir.path().join(format!("{:020}.tmp", 2)).exists());
+    }
+
+    #[test]
+    fn only_corrupt_versions_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(path_of(dir.path(), 1), b"garbage").expect("write");
+        assert!(load(dir.path()).is_err());
+    }
+}

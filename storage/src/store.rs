@@ -1,0 +1,448 @@
+//! The store: opening (manifest load + WAL replay), writes, snapshots, flushes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use object_store::ObjectStore;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::manifest::{self, ColumnEntry, Manifest, SegmentMeta, TableEntry};
+use crate::memtable::Memtable;
+use crate::schema;
+use crate::segment::{self, SegmentStore};
+use crate::wal;
+use crate::wal_writer::{Command, WalWriter};
+
+/// When the WAL is fsynced relative to acknowledging a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fsync before every acknowledgement (group commit shares one fsync).
+    Always,
+    /// fsync at most this often; a crash can lose the last interval.
+    Interval(Duration),
+    /// Never fsync (tests and benchmarks only).
+    Never,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Root of the WAL, manifest and segments.
+    pub data_dir: PathBuf,
+    /// WAL sync policy.
+    pub sync: SyncPolicy,
+    /// Flush the memtable when it holds this many bytes.
+    pub flush_bytes: usize,
+    /// Flush the memtable when its oldest write is this old.
+    pub flush_age: Duration,
+    /// Refuse writes (overload) when buffered data exceeds this many bytes.
+    pub max_memory_bytes: usize,
+    /// Queued write requests before callers wait.
+    pub queue_depth: usize,
+}
+
+impl StoreConfig {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            sync: SyncPolicy::Always,
+            flush_bytes: 128 << 20,
+            flush_age: Duration::from_secs(300),
+            max_memory_bytes: 1 << 30,
+            queue_depth: 256,
+        }
+    }
+}
+
+/// One table's rows for a write.
+#[derive(Debug, Clone)]
+pub struct TableWrite {
+    /// Normalised table name.
+    pub table: String,
+    /// Rows; the schema's metadata carries the table metadata.
+    pub batch: RecordBatch,
+}
+
+/// What a write stored and what it refused.
+#[derive(Debug, Default)]
+pub struct WriteOutcome {
+    /// Rows made durable and visible.
+    pub accepted_rows: usize,
+    /// Tables refused, with their row counts and the reason.
+    pub rejected: Vec<(String, usize, String)>,
+}
+
+/// A memtable frozen by a WAL rotation, waiting to become segments.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub(crate) memtable: Memtable,
+    /// The WAL files up to this id hold exactly this and older frozen memtables.
+    pub(crate) wal_through: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) active: Memtable,
+    pub(crate) frozen: Vec<Arc<Frozen>>,
+    manifest: Manifest,
+    schemas: HashMap<String, SchemaRef>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) state: RwLock<State>,
+}
+
+/// A consistent view of one table for a query.
+#[derive(Debug, Clone)]
+pub struct TableSnapshot {
+    /// The table schema (union of all columns seen).
+    pub schema: SchemaRef,
+    /// Segments holding the table's flushed rows.
+    pub segments: Vec<SegmentMeta>,
+    /// Buffered rows, shaped to `schema`.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A consistent view of every table.
+pub type Snapshot = BTreeMap<String, TableSnapshot>;
+
+/// The storage engine.
+pub struct Store {
+    config: StoreConfig,
+    shared: Arc<Shared>,
+    tx: Mutex<Option<mpsc::Sender<Command>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    segments: SegmentStore,
+    flush_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("data_dir", &self.config.data_dir).finish()
+    }
+}
+
+impl Store {
+    /// Open the store: load the manifest, drop orphan segments, replay the WAL,
+    /// start the writer thread. Blocking; call from a blocking context.
+    pub fn open(config: StoreConfig) -> Result<Arc<Store>> {
+        let wal_dir = config.data_dir.join("wal");
+        let manifest_dir = config.data_dir.join("manifest");
+        for d in [&config.data_dir, &wal_dir, &manifest_dir] {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        let manifest = manifest::load(&manifest_dir)?;
+        let segments = SegmentStore::local(&config.data_dir.join("segments"))?;
+        remove_orphans(&segments, &manifest)?;
+
+        let mut state = State { schemas: schemas_from_manifest(&manifest)?, ..State::default() };
+        let mut last_id = manifest.wal_flushed_through;
+        let (mut records, mut rows) = (0usize, 0usize);
+        for id in wal::list_files(&wal_dir)? {
+            let path = wal::file_path(&wal_dir, id);
+            if id <= manifest.wal_flushed_through {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                continue;
+            }
+            last_id = last_id.max(id);
+            let replay = wal::replay_file(&path)?;
+            if let Some((bytes, reason)) = &replay.dropped {
+                tracing::warn!(file = %path.display(), dropped_bytes = bytes, kept_bytes = replay.valid_len, %reason,
+                    "WAL tail is torn; truncating (these bytes were never acknowledged)");
+                truncate(&path, replay.valid_len)?;
+            }
+            for record in replay.records {
+                records += 1;
+                for (table, batch) in record {
+                    rows += batch.num_rows();
+                    let current = state.schemas.get(&table).cloned();
+                    let merged = match current {
+                        Some(cur) => schema::merge(&table, &cur, &batch.schema())?.unwrap_or(cur),
+                        None => schema::all_nullable(&batch.schema()),
+                    };
+                    state.schemas.insert(table.clone(), merged);
+                    state.active.insert(&table, batch);
+                }
+            }
+        }
+        if records > 0 {
+            tracing::info!(records, rows, "replayed WAL");
+        }
+        state.manifest = manifest;
+        let shared = Arc::new(Shared { state: RwLock::new(state) });
+        let writer = WalWriter::create(wal_dir, last_id + 1, config.sync, shared.clone())?;
+        let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+        let handle = std::thread::Builder::new()
+            .name("tidewater-wal".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| Error::io("<wal thread>", e))?;
+        Ok(Arc::new(Store {
+            config,
+            shared,
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            segments,
+            flush_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The object store segment paths are relative to.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.segments.object_store()
+    }
+
+    /// Durably store rows for several tables; returns once they are in the
+    /// WAL (per the sync policy) and visible to queries.
+    ///
+    /// Tables whose rows clash with the existing schema are refused and
+    /// reported in [`WriteOutcome::rejected`]; the others are stored.
+    pub async fn write(&self, writes: Vec<TableWrite>) -> Result<WriteOutcome> {
+        let tx = self.tx.lock().clone().ok_or(Error::Closed)?;
+        let mut outcome = WriteOutcome::default();
+        let mut accepted = Vec::with_capacity(writes.len());
+        {
+            let mut state = self.shared.state.write();
+            let buffered = state.active.bytes + state.frozen.iter().map(|f| f.memtable.bytes).sum::<usize>();
+            if buffered > self.config.max_memory_bytes {
+                return Err(Error::Overloaded(format!(
+                    "{buffered} bytes buffered awaiting flush, limit {}",
+                    self.config.max_memory_bytes
+                )));
+            }
+            for w in writes {
+                if w.batch.num_rows() == 0 {
+                    continue;
+                }
+                let current = state.schemas.get(&w.table).cloned();
+                let merged = match &current {
+                    Some(cur) => schema::merge(&w.table, cur, &w.batch.schema()),
+                    None => Ok(Some(schema::all_nullable(&w.batch.schema()))),
+                };
+                match merged {
+                    Ok(Some(s)) => {
+                        state.schemas.insert(w.table.clone(), s);
+                        accepted.push((w.table, w.batch));
+                    }
+                    Ok(None) => accepted.push((w.table, w.batch)),
+                    Err(e) => outcome.rejected.push((w.table, w.batch.num_rows(), e.to_string())),
+                }
+            }
+        }
+        if accepted.is_empty() {
+            return Ok(outcome);
+        }
+        outcome.accepted_rows = accepted.iter().map(|(_, b)| b.num_rows()).sum();
+        let record = wal::encode_record(&accepted)?;
+        let (ack_tx, ack_rx) = oneshot::channel();
+        let cmd = Command::Append { record, tables: accepted, ack: ack_tx };
+        match tokio::time::timeout(Duration::from_secs(5), tx.send(cmd)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(Error::Closed),
+            Err(_) => return Err(Error::Overloaded("WAL write queue full for 5 s".into())),
+        }
+        ack_rx.await.map_err(|_| Error::Closed)??;
+        Ok(outcome)
+    }
+
+    /// Names of all tables.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.shared.state.read().schemas.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// A table's schema, if it exists.
+    pub fn table_schema(&self, table: &str) -> Option<SchemaRef> {
+        self.shared.state.read().schemas.get(table).cloned()
+    }
+
+    /// A consistent view of one table: segments plus buffered rows.
+    pub fn snapshot_table(&self, table: &str) -> Result<Option<TableSnapshot>> {
+        let state = self.shared.state.read();
+        let Some(schema) = state.schemas.get(table).cloned() else { return Ok(None) };
+        let segments: Vec<SegmentMeta> = state.manifest.segments.iter().filter(|s| s.table == table).cloned().collect();
+        let mut raw = Vec::new();
+        for f in &state.frozen {
+            if let Some(buf) = f.memtable.tables.get(table) {
+                raw.extend(buf.batches.iter().cloned());
+            }
+        }
+        if let Some(buf) = state.active.tables.get(table) {
+            raw.extend(buf.batches.iter().cloned());
+        }
+        drop(state);
+        let batches = raw.iter().map(|b| schema::adapt(b, &schema)).collect::<Result<Vec<_>>>()?;
+        Ok(Some(TableSnapshot { schema, segments, batches }))
+    }
+
+    /// Bytes buffered in memory (active plus frozen memtables).
+    pub fn buffered_bytes(&self) -> usize {
+        let state = self.shared.state.read();
+        state.active.bytes + state.frozen.iter().map(|f| f.memtable.bytes).sum::<usize>()
+    }
+
+    /// Live segments (all tables).
+    pub fn segments(&self) -> Vec<SegmentMeta> {
+        self.shared.state.read().manifest.segments.clone()
+    }
+
+    /// Whether the flush thresholds (size or age) are reached.
+    pub fn flush_due(&self) -> bool {
+        let state = self.shared.state.read();
+        state.active.bytes >= self.config.flush_bytes
+            || state.active.first_write.is_some_and(|t| t.elapsed() >= self.config.flush_age)
+            || !state.frozen.is_empty()
+    }
+
+    /// Freeze the memtable and write it (and any earlier frozen memtable)
+    /// to segments, swap the manifest and delete the covered WAL files.
+    pub async fn flush(&self) -> Result<()> {
+        let _guard = self.flush_lock.lock().await;
+        let tx = self.tx.lock().clone().ok_or(Error::Closed)?;
+        let (ack_tx, ack_rx) = oneshot::channel();
+        tx.send(Command::Rotate { ack: ack_tx }).await.map_err(|_| Error::Closed)?;
+        ack_rx.await.map_err(|_| Error::Closed)??;
+        loop {
+            let next = self.shared.state.read().frozen.first().cloned();
+            let Some(frozen) = next else { break };
+            self.flush_frozen(frozen).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_frozen(&self, frozen: Arc<Frozen>) -> Result<()> {
+        let (mut manifest, schemas) = {
+            let state = self.shared.state.read();
+            (state.manifest.clone(), state.schemas.clone())
+        };
+        let segments = self.segments.clone();
+        let manifest_dir = self.config.data_dir.join("manifest");
+        let job_frozen = frozen.clone();
+        let manifest = tokio::task::spawn_blocking(move || -> Result<Manifest> {
+            let mut next_id = manifest.next_segment_id.max(1);
+            let mut written = Vec::new();
+            let mut tables: Vec<_> = job_frozen.memtable.tables.iter().collect();
+            tables.sort_by(|a, b| a.0.cmp(b.0));
+            for (table, buf) in tables {
+                let Some(schema) = schemas.get(table) else { continue };
+                let batches = buf.batches.iter().map(|b| schema::adapt(b, schema)).collect::<Result<Vec<_>>>()?;
+                for seg in segment::encode_table(table, schema, &batches, &mut next_id)? {
+                    segments.put(&seg.meta.path, &seg.data)?;
+                    written.push(seg.meta);
+                }
+            }
+            manifest.seq += 1;
+            manifest.next_segment_id = next_id;
+            manifest.wal_flushed_through = job_frozen.wal_through;
+            manifest.segments.extend(written);
+            manifest.tables = schemas.iter().map(|(n, s)| (n.clone(), table_entry(s))).collect();
+            manifest::store(&manifest_dir, &manifest)?;
+            Ok(manifest)
+        })
+        .await
+        .map_err(|e| Error::io("<flush task>", std::io::Error::other(e.to_string())))??;
+        let through = manifest.wal_flushed_through;
+        let new_segments = manifest.segments.len();
+        {
+            let mut state = self.shared.state.write();
+            state.manifest = manifest;
+            state.frozen.retain(|f| !Arc::ptr_eq(f, &frozen));
+        }
+        let wal_dir = self.config.data_dir.join("wal");
+        for id in wal::list_files(&wal_dir)? {
+            if id <= through {
+                let p = wal::file_path(&wal_dir, id);
+                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        tracing::info!(rows = frozen.memtable.tables.values().map(|t| t.rows).sum::<usize>(), segments = new_segments,
+            wal_through = through, "flushed memtable");
+        Ok(())
+    }
+
+    /// Run the background flusher until the store is closed.
+    pub fn spawn_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let store = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(store) = store.upgrade() else { break };
+                if store.tx.lock().is_none() {
+                    break;
+                }
+                if store.flush_due() {
+                    if let Err(e) = store.flush().await {
+                        tracing::error!(error = %e, "flush failed; will retry");
+                    }
+                }
+            }
+        })
+    }
+
+    /// Flush what is buffered, stop the writer thread and refuse further writes.
+    pub async fn close(&self) -> Result<()> {
+        let flushed = self.flush().await;
+        self.tx.lock().take();
+        let handle = self.writer.lock().take();
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+        flushed
+    }
+}
+
+fn truncate(path: &std::path::Path, len: u64) -> Result<()> {
+    let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+    f.set_len(len).map_err(|e| Error::io(path, e))?;
+    f.sync_all().map_err(|e| Error::io(path, e))
+}
+
+fn remove_orphans(segments: &SegmentStore, manifest: &Manifest) -> Result<()> {
+    let live: std::collections::HashSet<&str> = manifest.segments.iter().map(|s| s.path.as_str()).collect();
+    for rel in segments.list_files()? {
+        if !live.contains(rel.as_str()) {
+            tracing::warn!(file = %rel, "removing segment file not in the manifest (flush interrupted before the manifest swap)");
+            segments.delete(&rel)?;
+        }
+    }
+    Ok(())
+}
+
+fn table_entry(schema: &SchemaRef) -> TableEntry {
+    TableEntry {
+        columns: schema
+            .fields()
+            .iter()
+            .map(|f| ColumnEntry { name: f.name().clone(), data_type: f.data_type().to_string() })
+            .collect(),
+        metadata: schema.metadata().iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}
+
+fn schemas_from_manifest(m: &Manifest) -> Result<HashMap<String, SchemaRef>> {
+    let mut out = HashMap::new();
+    for (name, entry) in &m.tables {
+        let mut fields = Vec::with_capacity(entry.columns.len());
+        for c in &entry.columns {
+            let dt = DataType::from_str(&c.data_type).map_err(|e| Error::Corrupt {
+                what: "manifest",
+                path: PathBuf::from("manifest"),
+                reason: format!("table {name} column {}: {e}", c.name),
+            })?;
+            fields.push(Field::new(&c.name, dt, true));
+        }
+        let metadata = entry.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.insert(name.clone(), Arc::new(Schema::new_with_metadata(fields, metadata)));
+    }
+    Ok(out)
+}
