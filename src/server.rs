@@ -56,7 +56,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         let mut rx = stop_rx.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
         tonic::transport::Server::builder()
-            .add_service(tidewater_ingest::grpc::metrics_service(ingester))
+            .add_service(tidewater_ingest::grpc::OtlpService::<tidewater_ingest::grpc::Metrics>::new(ingester))
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = rx.wait_for(|s| *s).await;
             })

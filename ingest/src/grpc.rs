@@ -1,33 +1,150 @@
-//! OTLP/gRPC: the `MetricsService` on the gRPC port.
+//! OTLP/gRPC services on the gRPC port.
+//!
+//! Hand-rolled instead of the generated `MetricsServiceServer` for one
+//! reason: the generated server uses tonic's prost codec, which answers a
+//! malformed message with `INTERNAL`. OTLP asks for `INVALID_ARGUMENT`, so
+//! [`OtlpCodec`] decodes with prost and maps the error; everything else
+//! (framing, gzip, size limits) is tonic's.
 
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use tonic::codec::CompressionEncoding;
-use tonic::{Request, Response, Status};
+use prost::Message;
+use tonic::body::Body;
+use tonic::codec::{BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::Status;
 
 use crate::service::Ingester;
 
-/// gRPC handler for OTLP metrics.
-#[derive(Debug, Clone)]
-pub struct OtlpMetrics {
-    ingester: Ingester,
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// One OTLP signal's `Export` method.
+pub trait Signal: Send + Sync + 'static {
+    /// Fully qualified gRPC service name.
+    const NAME: &'static str;
+    /// Request message.
+    type Request: Message + Default + Send + 'static;
+    /// Response message.
+    type Response: Message + Send + 'static;
+    /// Handle one decoded request.
+    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, Status>>;
 }
 
-#[tonic::async_trait]
-impl MetricsService for OtlpMetrics {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.ingester.export_metrics(request.into_inner()).await.map(Response::new).map_err(|e| e.grpc_status())
+/// `opentelemetry.proto.collector.metrics.v1.MetricsService`.
+#[derive(Debug)]
+pub struct Metrics;
+
+impl Signal for Metrics {
+    const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    type Request = ExportMetricsServiceRequest;
+    type Response = ExportMetricsServiceResponse;
+    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, Status>> {
+        Box::pin(async move { ingester.export_metrics(req).await.map_err(|e| e.grpc_status()) })
     }
 }
 
-/// The tonic service, with gzip accepted and the request size limit applied.
-pub fn metrics_service(ingester: Ingester) -> MetricsServiceServer<OtlpMetrics> {
-    let limit = ingester.limits().max_request_bytes;
-    MetricsServiceServer::new(OtlpMetrics { ingester })
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(limit)
+/// A tonic service for one signal.
+#[derive(Debug)]
+pub struct OtlpService<S> {
+    ingester: Ingester,
+    _signal: PhantomData<S>,
+}
+
+impl<S> Clone for OtlpService<S> {
+    fn clone(&self) -> Self {
+        Self { ingester: self.ingester.clone(), _signal: PhantomData }
+    }
+}
+
+impl<S: Signal> OtlpService<S> {
+    /// A service answering `S`'s `Export` with `ingester`.
+    pub fn new(ingester: Ingester) -> Self {
+        Self { ingester, _signal: PhantomData }
+    }
+}
+
+impl<S: Signal> NamedService for OtlpService<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S: Signal> tower::Service<Request<Body>> for OtlpService<S> {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let ingester = self.ingester.clone();
+        Box::pin(async move {
+            if !req.uri().path().ends_with("/Export") {
+                return Ok(Status::unimplemented(format!("no method {}", req.uri().path())).into_http());
+            }
+            let limit = ingester.limits().max_request_bytes;
+            let mut compression = EnabledCompressionEncodings::default();
+            compression.enable(CompressionEncoding::Gzip);
+            let mut grpc = Grpc::new(OtlpCodec::<S::Response, S::Request>::default())
+                .apply_compression_config(compression, compression)
+                .apply_max_message_size_config(Some(limit), None);
+            Ok(grpc.unary(Unary::<S>(ingester, PhantomData), req).await)
+        })
+    }
+}
+
+struct Unary<S>(Ingester, PhantomData<S>);
+
+impl<S: Signal> UnaryService<S::Request> for Unary<S> {
+    type Response = S::Response;
+    type Future = BoxFuture<Result<tonic::Response<S::Response>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<S::Request>) -> Self::Future {
+        let ingester = self.0.clone();
+        Box::pin(async move { S::export(ingester, request.into_inner()).await.map(tonic::Response::new) })
+    }
+}
+
+/// Prost encoding; decoding maps errors to `INVALID_ARGUMENT`.
+#[derive(Debug)]
+pub struct OtlpCodec<T, U>(PhantomData<(T, U)>);
+
+impl<T, U> Default for OtlpCodec<T, U> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T: Message + Send + 'static, U: Message + Default + Send + 'static> Codec for OtlpCodec<T, U> {
+    type Encode = T;
+    type Decode = U;
+    type Encoder = tonic_prost::ProstEncoder<T>;
+    type Decoder = OtlpDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::new(BufferSettings::default())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        OtlpDecoder(PhantomData)
+    }
+}
+
+/// Decodes a prost message; a malformed one is `INVALID_ARGUMENT`.
+#[derive(Debug)]
+pub struct OtlpDecoder<U>(PhantomData<U>);
+
+impl<U: Message + Default> Decoder for OtlpDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        U::decode(buf).map(Some).map_err(|e| Status::invalid_argument(format!("malformed protobuf: {e}")))
+    }
 }
