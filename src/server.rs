@@ -10,6 +10,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use tidewater_ingest::grpc::{Logs, Metrics, OtlpService};
 use tidewater_ingest::Ingester;
 use tidewater_query::QueryEngine;
 use tidewater_storage::Store;
@@ -56,7 +57,8 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         let mut rx = stop_rx.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
         tonic::transport::Server::builder()
-            .add_service(tidewater_ingest::grpc::OtlpService::<tidewater_ingest::grpc::Metrics>::new(ingester))
+            .add_service(OtlpService::<Metrics>::new(ingester.clone()))
+            .add_service(OtlpService::<Logs>::new(ingester))
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = rx.wait_for(|s| *s).await;
             })

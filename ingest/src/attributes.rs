@@ -29,12 +29,25 @@ fn to_json(v: &Value) -> serde_json::Value {
             serde_json::Value::Array(a.values.iter().map(|x| x.value.as_ref().map(to_json).unwrap_or_default()).collect())
         }
         Value::KvlistValue(kv) => serde_json::Value::Object(
-            kv.values
-                .iter()
-                .map(|p| (p.key.clone(), p.value.as_ref().and_then(|x| x.value.as_ref()).map(to_json).unwrap_or_default()))
-                .collect(),
+            kv.values.iter().map(|p| (p.key.clone(), p.value.as_ref().map(any_to_json).unwrap_or_default())).collect(),
         ),
     }
+}
+
+/// Attributes as a JSON object text (`{"key": value, ...}`).
+pub fn to_json_object(attrs: &[KeyValue]) -> String {
+    serde_json::Value::Object(
+        attrs
+            .iter()
+            .map(|p| (p.key.clone(), p.value.as_ref().map(any_to_json).unwrap_or_default()))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Render any value as JSON (strings stay strings, bytes become hex).
+pub fn any_to_json(v: &AnyValue) -> serde_json::Value {
+    v.value.as_ref().map(to_json).unwrap_or_default()
 }
 
 /// Lowercase hex of bytes.

@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use prost::Message;
 use tonic::body::Body;
@@ -22,7 +23,8 @@ use tonic::Status;
 
 use crate::service::Ingester;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// One OTLP signal's `Export` method.
 pub trait Signal: Send + Sync + 'static {
@@ -33,7 +35,7 @@ pub trait Signal: Send + Sync + 'static {
     /// Response message.
     type Response: Message + Send + 'static;
     /// Handle one decoded request.
-    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, Status>>;
+    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>>;
 }
 
 /// `opentelemetry.proto.collector.metrics.v1.MetricsService`.
@@ -44,8 +46,21 @@ impl Signal for Metrics {
     const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
-    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, Status>> {
-        Box::pin(async move { ingester.export_metrics(req).await.map_err(|e| e.grpc_status()) })
+    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
+        Box::pin(async move { ingester.export_metrics(req).await })
+    }
+}
+
+/// `opentelemetry.proto.collector.logs.v1.LogsService`.
+#[derive(Debug)]
+pub struct Logs;
+
+impl Signal for Logs {
+    const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    type Request = ExportLogsServiceRequest;
+    type Response = ExportLogsServiceResponse;
+    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
+        Box::pin(async move { ingester.export_logs(req).await })
     }
 }
 
@@ -107,7 +122,9 @@ impl<S: Signal> UnaryService<S::Request> for Unary<S> {
 
     fn call(&mut self, request: tonic::Request<S::Request>) -> Self::Future {
         let ingester = self.0.clone();
-        Box::pin(async move { S::export(ingester, request.into_inner()).await.map(tonic::Response::new) })
+        Box::pin(async move {
+            S::export(ingester, request.into_inner()).await.map(tonic::Response::new).map_err(|e| e.grpc_status())
+        })
     }
 }
 

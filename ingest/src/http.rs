@@ -10,10 +10,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;
 
 use crate::error::{Error, Result, RETRY_AFTER_SECS};
+use crate::grpc::{Logs, Metrics, Signal};
+use crate::remote_write;
 use crate::service::Ingester;
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -39,31 +40,64 @@ pub fn router(ingester: Ingester) -> Router {
     // Compressed bodies are limited here; decompressed size is checked in `decompress`.
     let limit = ingester.limits().max_request_bytes;
     Router::new()
-        .route("/v1/metrics", post(export_metrics))
+        .route("/v1/metrics", post(export::<Metrics>))
+        .route("/v1/logs", post(export::<Logs>))
+        .route(remote_write::PATH, post(prometheus_remote_write))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(ingester)
 }
 
-async fn export_metrics(State(ingester): State<Ingester>, headers: HeaderMap, body: Bytes) -> Response {
+/// `POST /v1/metrics` and `/v1/logs`: decode, hand to the signal's export, answer.
+async fn export<S: Signal>(State(ingester): State<Ingester>, headers: HeaderMap, body: Bytes) -> Response
+where
+    S::Request: serde::de::DeserializeOwned,
+    S::Response: serde::Serialize,
+{
     let format = match content_type(&headers) {
         Ok(f) => f,
         Err(e) => return error_response(Format::Protobuf, &e),
     };
     let result = async {
         let body = decompress(&headers, body, ingester.limits().max_request_bytes)?;
-        let req: ExportMetricsServiceRequest = decode(format, &body)?;
-        ingester.export_metrics(req).await
+        let req: S::Request = decode(format, &body)?;
+        S::export(ingester, req).await
     }
     .await;
     match result {
         Ok(resp) => match format {
             Format::Protobuf => ([(header::CONTENT_TYPE, PROTOBUF)], resp.encode_to_vec()).into_response(),
-            Format::Json => match serde_json::to_vec(&resp) {
+            Format::Json => match json_body(&resp) {
                 Ok(b) => ([(header::CONTENT_TYPE, JSON)], b).into_response(),
-                Err(e) => error_response(format, &Error::Malformed(e.to_string())),
+                Err(e) => error_response(format, &e),
             },
         },
         Err(e) => error_response(format, &e),
+    }
+}
+
+/// The JSON answer: `{}` on full success (no `partialSuccess: null`), and
+/// int64 counts as strings, as the protobuf JSON mapping says.
+fn json_body<T: serde::Serialize>(resp: &T) -> Result<Vec<u8>> {
+    let mut v = serde_json::to_value(resp).map_err(|e| Error::Malformed(e.to_string()))?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.retain(|_, x| !x.is_null());
+        if let Some(partial) = obj.get_mut("partialSuccess").and_then(|p| p.as_object_mut()) {
+            for key in ["rejectedDataPoints", "rejectedLogRecords"] {
+                if let Some(n) = partial.get_mut(key) {
+                    if n.is_number() {
+                        *n = serde_json::Value::String(n.to_string());
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&v).map_err(|e| Error::Malformed(e.to_string()))
+}
+
+async fn prometheus_remote_write(State(ingester): State<Ingester>, headers: HeaderMap, body: Bytes) -> Response {
+    match remote_write::handle(&ingester, &headers, &body).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => text_error_response(&e),
     }
 }
 
@@ -116,11 +150,50 @@ fn error_response(format: Format, e: &Error) -> Response {
     resp
 }
 
+/// An error as plain text (remote write has no structured error body).
+fn text_error_response(e: &Error) -> Response {
+    let mut resp = (e.http_status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.public_message()).into_response();
+    if e.is_retryable() {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    resp
+}
+
 fn grpc_code(status: StatusCode) -> i32 {
     match status {
         StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => tonic::Code::InvalidArgument as i32,
         StatusCode::PAYLOAD_TOO_LARGE => tonic::Code::ResourceExhausted as i32,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => tonic::Code::Unavailable as i32,
         _ => tonic::Code::Internal as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+    const METRICS: &str = include_str!("../../tests/fixtures/otlp/metrics.json");
+    const LOGS: &str = include_str!("../../tests/fixtures/otlp/logs.json");
+
+    #[test]
+    fn spec_json_examples_decode() {
+        let m: ExportMetricsServiceRequest = decode(Format::Json, METRICS.as_bytes()).expect("metrics example");
+        let c = crate::metrics::convert(&m, &crate::metrics::PointLimits::default());
+        assert_eq!((c.points, c.rejected), (3, 0), "{:?}", c.reasons);
+        let l: ExportLogsServiceRequest = decode(Format::Json, LOGS.as_bytes()).expect("logs example");
+        let rec = &l.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(rec.trace_id, vec![0x5B, 0x8E, 0xFF, 0xF7, 0x98, 0x03, 0x81, 0x03, 0xD2, 0x69, 0xB6, 0x33, 0x81, 0x3F, 0xC6, 0x0C]);
+        assert_eq!(rec.time_unix_nano, 1_544_712_660_300_000_000);
+    }
+
+    #[test]
+    fn int64_as_string_and_unknown_fields_are_accepted() {
+        let body = r#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"g","gauge":{"dataPoints":[
+            {"asInt":"42","timeUnixNano":"1544712660300000000","someFutureField":1}]}}]}]}],"another":true}"#;
+        let m: ExportMetricsServiceRequest = decode(Format::Json, body.as_bytes()).expect("decodes");
+        let c = crate::metrics::convert(&m, &crate::metrics::PointLimits::default());
+        assert_eq!(c.points, 1);
     }
 }

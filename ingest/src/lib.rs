@@ -9,8 +9,10 @@ pub mod attributes;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod logs;
 pub mod metrics;
 pub mod normalize;
+pub mod remote_write;
 mod service;
 
 pub use error::{Error, Result};

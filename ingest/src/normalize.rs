@@ -6,7 +6,27 @@
 
 /// Column names the data model reserves; attributes with these names are
 /// stored as `attr_<name>`.
-pub const RESERVED_COLUMNS: &[&str] = &["time", "start_time", "value"];
+pub const RESERVED_COLUMNS: &[&str] = &[
+    "time",
+    "start_time",
+    "value",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "bounds",
+    "counts",
+    "scale",
+    "zero_count",
+    "zero_threshold",
+    "positive_offset",
+    "positive_counts",
+    "negative_offset",
+    "negative_counts",
+    "quantiles",
+    "quantile_values",
+    "exemplars",
+];
 
 /// Normalise a metric name to a table name. `None` for an empty name.
 pub fn table_name(name: &str) -> Option<String> {

@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use tidewater_storage::Store;
 
 use crate::error::Result;
-use crate::metrics::{self, PointLimits};
+use crate::logs;
+use crate::metrics::{self, Converted, PointLimits};
 
 /// Request-level limits.
 #[derive(Debug, Clone)]
@@ -46,8 +50,27 @@ impl Ingester {
     /// Store a metrics request; points that break a rule are reported in the
     /// partial success, everything else is durable when this returns.
     pub async fn export_metrics(&self, req: ExportMetricsServiceRequest) -> Result<ExportMetricsServiceResponse> {
-        let mut converted = metrics::convert(&req, &self.limits.point);
+        let converted = metrics::convert(&req, &self.limits.point);
         drop(req);
+        let (rejected, message) = self.store_converted(converted, "metrics").await?;
+        let partial_success = (rejected > 0)
+            .then(|| ExportMetricsPartialSuccess { rejected_data_points: rejected as i64, error_message: message });
+        Ok(ExportMetricsServiceResponse { partial_success })
+    }
+
+    /// Store a logs request into the `logs` table; records that break a rule
+    /// are reported in the partial success.
+    pub async fn export_logs(&self, req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
+        let converted = logs::convert(&req, self.limits.max_request_bytes);
+        drop(req);
+        let (rejected, message) = self.store_converted(converted, "logs").await?;
+        let partial_success = (rejected > 0)
+            .then(|| ExportLogsPartialSuccess { rejected_log_records: rejected as i64, error_message: message });
+        Ok(ExportLogsServiceResponse { partial_success })
+    }
+
+    /// Write converted rows; returns the total rejected count and the reasons.
+    async fn store_converted(&self, mut converted: Converted, signal: &'static str) -> Result<(usize, String)> {
         let writes = std::mem::take(&mut converted.writes);
         let outcome = self.store.write(writes).await?;
         let mut rejected = converted.rejected;
@@ -58,11 +81,12 @@ impl Ingester {
                 reasons.push(format!("{table}: {reason}"));
             }
         }
-        tracing::debug!(accepted = outcome.accepted_rows, rejected, "metrics export");
-        let partial_success = (rejected > 0).then(|| ExportMetricsPartialSuccess {
-            rejected_data_points: rejected as i64,
-            error_message: reasons.join("; "),
-        });
-        Ok(ExportMetricsServiceResponse { partial_success })
+        tracing::debug!(signal, accepted = outcome.accepted_rows, rejected, "export");
+        Ok((rejected, reasons.join("; ")))
+    }
+
+    /// Store already-converted table batches (Prometheus remote write).
+    pub async fn write_tables(&self, writes: Vec<tidewater_storage::TableWrite>) -> Result<tidewater_storage::WriteOutcome> {
+        Ok(self.store.write(writes).await?)
     }
 }

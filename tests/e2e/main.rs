@@ -4,4 +4,6 @@
 
 mod errors;
 mod otlp_roundtrip;
+mod python_sdk;
+mod remote_write;
 mod server;

@@ -1,25 +1,33 @@
 //! OTLP metrics to Arrow: one batch per table (normalised metric name).
 //!
-//! Columns: `time`, the kind's value columns (`value`, and `start_time` for
-//! cumulative sums), then one dictionary string column per attribute key
-//! (resource, scope and point attributes; a point attribute overrides a
+//! Columns: `time`, the kind's value columns (see [`columns`]), `exemplars`
+//! when any point has some, then one dictionary string column per attribute
+//! key (resource, scope and point attributes; a point attribute overrides a
 //! resource attribute of the same key). A point that breaks a rule is
 //! counted in [`Converted::rejected`] with a reason; the rest of the request
 //! is kept.
 
+mod columns;
+mod exemplars;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringDictionaryBuilder, TimestampNanosecondArray};
+use arrow::array::{ArrayRef, RecordBatch, StringDictionaryBuilder, TimestampNanosecondArray};
 use arrow::datatypes::{Field, Int32Type, Schema};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, AggregationTemporality, Metric, NumberDataPoint};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric::Data, AggregationTemporality, Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
+    SummaryDataPoint,
+};
 use tidewater_storage::schema::{self as cols, time_type};
 use tidewater_storage::TableWrite;
 
 use crate::attributes;
 use crate::normalize;
+use columns::{Kind, Values};
+use exemplars::ExemplarColumn;
 
 /// Limits applied per point.
 #[derive(Debug, Clone)]
@@ -53,26 +61,11 @@ pub struct Converted {
 }
 
 impl Converted {
-    fn reject(&mut self, n: usize, reason: String) {
+    /// Count `n` refused points with a reason.
+    pub fn reject(&mut self, n: usize, reason: String) {
         self.rejected += n;
         if self.reasons.len() < 5 && !self.reasons.contains(&reason) {
             self.reasons.push(reason);
-        }
-    }
-}
-
-/// Which value columns a table has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Gauge,
-    Sum { cumulative: bool, monotonic: bool },
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Gauge => "gauge",
-            Kind::Sum { .. } => "sum",
         }
     }
 }
@@ -83,59 +76,55 @@ struct TableBuilder {
     metric: Metric,
     times: Vec<i64>,
     start_times: Vec<Option<i64>>,
-    values: Vec<f64>,
+    values: Values,
+    exemplars: ExemplarColumn,
     /// Attribute column -> (row, value) pairs; rows without the key are NULL.
     attrs: BTreeMap<String, Vec<(u32, String)>>,
+}
+
+/// What every OTLP data point has besides its values.
+struct PointHeader<'a> {
+    attributes: &'a [KeyValue],
+    start_time_unix_nano: u64,
+    time_unix_nano: u64,
+    exemplars: &'a [Exemplar],
 }
 
 impl TableBuilder {
     fn new(kind: Kind, metric: &Metric) -> Self {
         let metric = Metric { data: None, ..metric.clone() };
-        Self { kind, metric, times: Vec::new(), start_times: Vec::new(), values: Vec::new(), attrs: BTreeMap::new() }
+        Self {
+            kind,
+            metric,
+            times: Vec::new(),
+            start_times: Vec::new(),
+            values: Values::new(kind),
+            exemplars: ExemplarColumn::default(),
+            attrs: BTreeMap::new(),
+        }
     }
 
     fn finish(self, table: String) -> Option<TableWrite> {
         let rows = self.times.len();
         let mut fields = vec![Field::new(cols::TIME, time_type(), true)];
         let mut columns: Vec<ArrayRef> = vec![Arc::new(TimestampNanosecondArray::from(self.times).with_timezone("UTC"))];
-        if let Kind::Sum { cumulative: true, .. } = self.kind {
-            fields.push(Field::new("start_time", time_type(), true));
-            columns.push(Arc::new(TimestampNanosecondArray::from(self.start_times).with_timezone("UTC")));
+        let mut push = |(f, a): (Field, ArrayRef)| {
+            fields.push(f);
+            columns.push(a);
+        };
+        if self.kind.cumulative() == Some(true) {
+            push(columns::start_time_column(self.start_times));
         }
-        fields.push(Field::new("value", arrow::datatypes::DataType::Float64, true));
-        columns.push(Arc::new(Float64Array::from(self.values)));
+        for c in self.values.finish() {
+            push(c);
+        }
+        if let Some(c) = self.exemplars.finish() {
+            push(c);
+        }
         for (key, cells) in self.attrs {
-            let mut b = StringDictionaryBuilder::<Int32Type>::new();
-            let mut next = 0u32;
-            for (row, v) in cells {
-                while next < row {
-                    b.append_null();
-                    next += 1;
-                }
-                b.append_value(v);
-                next += 1;
-            }
-            while (next as usize) < rows {
-                b.append_null();
-                next += 1;
-            }
-            fields.push(Field::new(key, cols::attribute_type(), true));
-            columns.push(Arc::new(b.finish()));
+            push((Field::new(key, cols::attribute_type(), true), dictionary(cells, rows)));
         }
-        let mut meta = HashMap::new();
-        meta.insert(cols::META_KIND.to_string(), self.kind.name().to_string());
-        if let Kind::Sum { cumulative, monotonic } = self.kind {
-            meta.insert(cols::META_TEMPORALITY.to_string(), if cumulative { "cumulative" } else { "delta" }.to_string());
-            meta.insert(cols::META_MONOTONIC.to_string(), monotonic.to_string());
-        }
-        meta.insert(cols::META_ORIGINAL_NAME.to_string(), self.metric.name.clone());
-        if !self.metric.unit.is_empty() {
-            meta.insert(cols::META_UNIT.to_string(), self.metric.unit.clone());
-        }
-        if !self.metric.description.is_empty() {
-            meta.insert(cols::META_DESCRIPTION.to_string(), self.metric.description.clone());
-        }
-        let schema = Arc::new(Schema::new_with_metadata(fields, meta));
+        let schema = Arc::new(Schema::new_with_metadata(fields, table_metadata(self.kind, &self.metric)));
         match RecordBatch::try_new(schema, columns) {
             Ok(batch) => Some(TableWrite { table, batch }),
             Err(e) => {
@@ -144,6 +133,64 @@ impl TableBuilder {
             }
         }
     }
+
+    /// Check the shared parts of a point and append them; the caller then
+    /// appends the values (and undoes nothing: values are checked first).
+    fn push_header(&mut self, h: &PointHeader<'_>, base: &BTreeMap<String, String>, limits: &PointLimits) -> Result<(), String> {
+        let row = self.times.len() as u32;
+        self.times.push(time_of(h.time_unix_nano)?);
+        self.start_times.push(i64::try_from(h.start_time_unix_nano).ok().filter(|t| *t > 0));
+        self.exemplars.push(h.exemplars);
+        let point_attrs = attribute_columns(&[h.attributes], limits)?;
+        for (k, v) in base.iter().filter(|(k, _)| !point_attrs.contains_key(*k)).chain(point_attrs.iter()) {
+            self.attrs.entry(k.clone()).or_default().push((row, v.clone()));
+        }
+        Ok(())
+    }
+}
+
+fn dictionary(cells: Vec<(u32, String)>, rows: usize) -> ArrayRef {
+    let mut b = StringDictionaryBuilder::<Int32Type>::new();
+    let mut next = 0u32;
+    for (row, v) in cells {
+        while next < row {
+            b.append_null();
+            next += 1;
+        }
+        b.append_value(v);
+        next += 1;
+    }
+    while (next as usize) < rows {
+        b.append_null();
+        next += 1;
+    }
+    Arc::new(b.finish())
+}
+
+fn table_metadata(kind: Kind, metric: &Metric) -> HashMap<String, String> {
+    let mut meta = HashMap::new();
+    meta.insert(cols::META_KIND.to_string(), kind.name().to_string());
+    if let Some(cumulative) = kind.cumulative() {
+        meta.insert(cols::META_TEMPORALITY.to_string(), if cumulative { "cumulative" } else { "delta" }.to_string());
+    }
+    if let Kind::Sum { monotonic, .. } = kind {
+        meta.insert(cols::META_MONOTONIC.to_string(), monotonic.to_string());
+    }
+    meta.insert(cols::META_ORIGINAL_NAME.to_string(), metric.name.clone());
+    if !metric.unit.is_empty() {
+        meta.insert(cols::META_UNIT.to_string(), metric.unit.clone());
+    }
+    if !metric.description.is_empty() {
+        meta.insert(cols::META_DESCRIPTION.to_string(), metric.description.clone());
+    }
+    meta
+}
+
+fn time_of(t: u64) -> Result<i64, String> {
+    if t == 0 {
+        return Err("data point with time_unix_nano 0".into());
+    }
+    i64::try_from(t).map_err(|_| "time_unix_nano beyond year 2262".to_string())
 }
 
 /// Convert an OTLP metrics request into table writes.
@@ -192,6 +239,20 @@ fn point_count(m: &Metric) -> usize {
     }
 }
 
+fn is_cumulative(temporality: i32) -> bool {
+    temporality != AggregationTemporality::Delta as i32
+}
+
+fn kind_of(data: &Data) -> Kind {
+    match data {
+        Data::Gauge(_) => Kind::Gauge,
+        Data::Sum(s) => Kind::Sum { cumulative: is_cumulative(s.aggregation_temporality), monotonic: s.is_monotonic },
+        Data::Histogram(h) => Kind::Histogram { cumulative: is_cumulative(h.aggregation_temporality) },
+        Data::ExponentialHistogram(h) => Kind::ExpHistogram { cumulative: is_cumulative(h.aggregation_temporality) },
+        Data::Summary(_) => Kind::Summary,
+    }
+}
+
 fn convert_metric(
     metric: &Metric,
     base: &BTreeMap<String, String>,
@@ -200,6 +261,7 @@ fn convert_metric(
     out: &mut Converted,
 ) {
     let n = point_count(metric);
+    let Some(data) = &metric.data else { return };
     let Some(table) = normalize::table_name(&metric.name) else {
         out.reject(n, "metric with an empty name".into());
         return;
@@ -208,59 +270,82 @@ fn convert_metric(
         out.reject(n, format!("metric name longer than {} bytes", limits.max_name_len));
         return;
     }
-    let (kind, points) = match &metric.data {
-        Some(Data::Gauge(g)) => (Kind::Gauge, &g.data_points),
-        Some(Data::Sum(s)) => (
-            Kind::Sum {
-                cumulative: s.aggregation_temporality != AggregationTemporality::Delta as i32,
-                monotonic: s.is_monotonic,
-            },
-            &s.data_points,
-        ),
-        Some(Data::Histogram(_)) | Some(Data::ExponentialHistogram(_)) | Some(Data::Summary(_)) => {
-            out.reject(n, format!("{}: histogram and summary metrics are not stored yet", metric.name));
-            return;
-        }
-        None => return,
-    };
-    let builder = tables.entry(table.clone()).or_insert_with(|| TableBuilder::new(kind, metric));
-    if builder.kind != kind {
-        out.reject(n, format!("{}: one name sent as both {} and {}", metric.name, builder.kind.name(), kind.name()));
+    let kind = kind_of(data);
+    let b = tables.entry(table).or_insert_with(|| TableBuilder::new(kind, metric));
+    if b.kind != kind {
+        let reason = if b.kind.name() == kind.name() {
+            format!("{}: sent with two temporalities in one request", metric.name)
+        } else {
+            format!("{}: one name sent as both {} and {}", metric.name, b.kind.name(), kind.name())
+        };
+        out.reject(n, reason);
         return;
     }
+    match data {
+        Data::Gauge(g) => add_points(&g.data_points, b, base, limits, &metric.name, out),
+        Data::Sum(s) => add_points(&s.data_points, b, base, limits, &metric.name, out),
+        Data::Histogram(h) => add_points(&h.data_points, b, base, limits, &metric.name, out),
+        Data::ExponentialHistogram(h) => add_points(&h.data_points, b, base, limits, &metric.name, out),
+        Data::Summary(s) => add_points(&s.data_points, b, base, limits, &metric.name, out),
+    }
+}
+
+/// One OTLP data point type.
+trait DataPoint {
+    fn header(&self) -> PointHeader<'_>;
+    fn push_values(&self, values: &mut Values) -> Result<(), String>;
+}
+
+macro_rules! data_point {
+    ($ty:ty, $push:ident, $($exemplars:ident)?) => {
+        impl DataPoint for $ty {
+            fn header(&self) -> PointHeader<'_> {
+                PointHeader {
+                    attributes: &self.attributes,
+                    start_time_unix_nano: self.start_time_unix_nano,
+                    time_unix_nano: self.time_unix_nano,
+                    exemplars: data_point!(@ex self $($exemplars)?),
+                }
+            }
+            fn push_values(&self, values: &mut Values) -> Result<(), String> {
+                values.$push(self)
+            }
+        }
+    };
+    (@ex $s:ident $field:ident) => { &$s.$field };
+    (@ex $s:ident) => { &[] };
+}
+
+data_point!(NumberDataPoint, push_number, exemplars);
+data_point!(HistogramDataPoint, push_histogram, exemplars);
+data_point!(ExponentialHistogramDataPoint, push_exp, exemplars);
+// Summaries have no exemplars.
+data_point!(SummaryDataPoint, push_summary,);
+
+fn add_points<P: DataPoint>(
+    points: &[P],
+    b: &mut TableBuilder,
+    base: &BTreeMap<String, String>,
+    limits: &PointLimits,
+    name: &str,
+    out: &mut Converted,
+) {
     for p in points {
-        if let Err(reason) = add_point(builder, p, base, limits) {
-            out.reject(1, format!("{}: {reason}", metric.name));
+        let h = p.header();
+        let r = check_point(&h, base, limits).and_then(|()| p.push_values(&mut b.values)).and_then(|()| b.push_header(&h, base, limits));
+        if let Err(reason) = r {
+            out.reject(1, format!("{name}: {reason}"));
         }
     }
 }
 
-fn add_point(
-    b: &mut TableBuilder,
-    p: &NumberDataPoint,
-    base: &BTreeMap<String, String>,
-    limits: &PointLimits,
-) -> Result<(), String> {
-    if p.time_unix_nano == 0 {
-        return Err("data point with time_unix_nano 0".into());
-    }
-    let time = i64::try_from(p.time_unix_nano).map_err(|_| "time_unix_nano beyond year 2262".to_string())?;
-    let value = match p.value {
-        Some(number_data_point::Value::AsDouble(v)) => v,
-        Some(number_data_point::Value::AsInt(v)) => v as f64,
-        None => return Err("data point without a value".into()),
-    };
-    let point_attrs = attribute_columns(&[&p.attributes], limits)?;
+/// Everything that can reject a point, checked before anything is appended.
+fn check_point(h: &PointHeader<'_>, base: &BTreeMap<String, String>, limits: &PointLimits) -> Result<(), String> {
+    time_of(h.time_unix_nano)?;
+    let point_attrs = attribute_columns(&[h.attributes], limits)?;
     let total = base.len() + point_attrs.keys().filter(|k| !base.contains_key(*k)).count();
     if total > limits.max_attributes {
         return Err(format!("{total} attributes, limit {}", limits.max_attributes));
-    }
-    let row = b.times.len() as u32;
-    b.times.push(time);
-    b.start_times.push(i64::try_from(p.start_time_unix_nano).ok().filter(|t| *t > 0));
-    b.values.push(value);
-    for (k, v) in base.iter().filter(|(k, _)| !point_attrs.contains_key(*k)).chain(point_attrs.iter()) {
-        b.attrs.entry(k.clone()).or_default().push((row, v.clone()));
     }
     Ok(())
 }
@@ -290,7 +375,7 @@ mod tests {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::Int32Type;
     use opentelemetry_proto::tonic::common::v1::{any_value::Value, AnyValue};
-    use opentelemetry_proto::tonic::metrics::v1::{Gauge, ResourceMetrics, ScopeMetrics, Sum};
+    use opentelemetry_proto::tonic::metrics::v1::{number_data_point, Gauge, ResourceMetrics, ScopeMetrics, Sum};
     use opentelemetry_proto::tonic::resource::v1::Resource;
 
     fn kv(k: &str, v: &str) -> KeyValue {
