@@ -54,7 +54,7 @@ impl Ingester {
         drop(req);
         let (rejected, message) = self.store_converted(converted, "metrics").await?;
         let partial_success = (rejected > 0)
-            .then(|| ExportMetricsPartialSuccess { rejected_data_points: rejected as i64, error_message: message });
+            .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected as i64, error_message: message });
         Ok(ExportMetricsServiceResponse { partial_success })
     }
 
@@ -65,7 +65,7 @@ impl Ingester {
         drop(req);
         let (rejected, message) = self.store_converted(converted, "logs").await?;
         let partial_success = (rejected > 0)
-            .then(|| ExportLogsPartialSuccess { rejected_log_records: rejected as i64, error_message: message });
+            .then_some(ExportLogsPartialSuccess { rejected_log_records: rejected as i64, error_message: message });
         Ok(ExportLogsServiceResponse { partial_success })
     }
 

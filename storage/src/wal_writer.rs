@@ -32,6 +32,9 @@ pub(crate) enum Command {
     Rotate { ack: oneshot::Sender<Result<Arc<Frozen>>> },
 }
 
+/// An append waiting in a group: encoded record, batches, acknowledgement.
+type Pending = (Vec<u8>, Vec<(String, RecordBatch)>, oneshot::Sender<Result<()>>);
+
 pub(crate) struct WalWriter {
     dir: PathBuf,
     file: File,
@@ -98,7 +101,7 @@ impl WalWriter {
     }
 
     /// Write, sync, apply and acknowledge a group of appends.
-    fn commit(&mut self, appends: Vec<(Vec<u8>, Vec<(String, RecordBatch)>, oneshot::Sender<Result<()>>)>) {
+    fn commit(&mut self, appends: Vec<Pending>) {
         if appends.is_empty() {
             return;
         }
@@ -127,7 +130,7 @@ impl WalWriter {
         }
     }
 
-    fn write_group(&mut self, appends: &[(Vec<u8>, Vec<(String, RecordBatch)>, oneshot::Sender<Result<()>>)]) -> Result<()> {
+    fn write_group(&mut self, appends: &[Pending]) -> Result<()> {
         if self.failed.is_some() {
             return Ok(());
         }
