@@ -82,6 +82,8 @@ pub struct IngestSection {
     pub max_attribute_value_len: usize,
     /// Longest metric name or attribute key.
     pub max_name_len: usize,
+    /// Active series per table (0: unlimited); points of new series past it are refused.
+    pub max_series_per_table: usize,
 }
 
 impl Default for IngestSection {
@@ -92,6 +94,7 @@ impl Default for IngestSection {
             max_attributes_per_point: l.point.max_attributes,
             max_attribute_value_len: l.point.max_value_len,
             max_name_len: l.point.max_name_len,
+            max_series_per_table: l.max_series_per_table,
         }
     }
 }
@@ -157,6 +160,7 @@ impl Config {
                 max_value_len: self.ingest.max_attribute_value_len,
                 max_name_len: self.ingest.max_name_len,
             },
+            max_series_per_table: self.ingest.max_series_per_table,
         }
     }
 

@@ -57,7 +57,15 @@ impl Error {
             Error::TooLarge { .. } => tonic::Status::resource_exhausted(self.to_string()),
             Error::Storage(e) => match e.kind() {
                 ErrorKind::Invalid => tonic::Status::invalid_argument(self.to_string()),
-                ErrorKind::Overloaded | ErrorKind::Unavailable => tonic::Status::unavailable(self.to_string()),
+                // UNAVAILABLE with RetryInfo: OTLP clients retry after the delay.
+                ErrorKind::Overloaded | ErrorKind::Unavailable => {
+                    use tonic_types::{ErrorDetails, StatusExt};
+                    tonic::Status::with_error_details(
+                        tonic::Code::Unavailable,
+                        self.to_string(),
+                        ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(RETRY_AFTER_SECS))),
+                    )
+                }
                 ErrorKind::Internal => {
                     tracing::error!(error = %self, "ingest failed");
                     tonic::Status::internal("internal storage error")

@@ -4,7 +4,8 @@
 //! reason: the generated server uses tonic's prost codec, which answers a
 //! malformed message with `INTERNAL`. OTLP asks for `INVALID_ARGUMENT`, so
 //! [`OtlpCodec`] decodes with prost and maps the error; everything else
-//! (framing, gzip, size limits) is tonic's.
+//! (framing, gzip, size limits) is tonic's, except that an over-limit
+//! message is answered `RESOURCE_EXHAUSTED` rather than tonic's `OUT_OF_RANGE`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -109,7 +110,14 @@ impl<S: Signal> tower::Service<Request<Body>> for OtlpService<S> {
             let mut grpc = Grpc::new(OtlpCodec::<S::Response, S::Request>::default())
                 .apply_compression_config(compression, compression)
                 .apply_max_message_size_config(Some(limit), None);
-            Ok(grpc.unary(Unary::<S>(ingester, PhantomData), req).await)
+            let mut resp = grpc.unary(Unary::<S>(ingester, PhantomData), req).await;
+            // tonic answers an over-limit message with OUT_OF_RANGE; OTLP
+            // asks for RESOURCE_EXHAUSTED (a non-retryable size refusal).
+            let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
+            if resp.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == out_of_range.as_bytes()) {
+                resp.headers_mut().insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
+            }
+            Ok(resp)
         })
     }
 }

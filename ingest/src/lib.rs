@@ -6,6 +6,7 @@
 //! - [`grpc`] and [`http`] are the transports (OTLP/gRPC, OTLP/HTTP).
 
 pub mod attributes;
+pub mod cardinality;
 pub mod error;
 pub mod grpc;
 pub mod http;
@@ -16,4 +17,4 @@ pub mod remote_write;
 mod service;
 
 pub use error::{Error, Result};
-pub use service::{Ingester, IngestLimits};
+pub use service::{IngestLimits, Ingester, Stored};

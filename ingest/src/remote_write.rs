@@ -21,7 +21,7 @@ use tidewater_storage::schema::{self as cols, time_type};
 use tidewater_storage::TableWrite;
 
 use crate::error::{Error, Result};
-use crate::metrics::PointLimits;
+use crate::metrics::{Converted, PointLimits};
 use crate::normalize;
 use crate::service::Ingester;
 
@@ -106,31 +106,6 @@ pub struct MetricMetadata {
 #[derive(Clone, PartialEq, Message)]
 pub struct Opaque {}
 
-/// The result of converting one request.
-#[derive(Debug, Default)]
-pub struct Converted {
-    /// One write per table.
-    pub writes: Vec<TableWrite>,
-    /// Samples accepted into `writes`.
-    pub samples: usize,
-    /// Samples (and native histogram samples) refused.
-    pub rejected: usize,
-    /// A few distinct reasons for the refusals, for the log.
-    pub reasons: Vec<String>,
-}
-
-impl Converted {
-    fn reject(&mut self, n: usize, reason: String) {
-        if n == 0 {
-            return;
-        }
-        self.rejected += n;
-        if self.reasons.len() < 5 && !self.reasons.contains(&reason) {
-            self.reasons.push(reason);
-        }
-    }
-}
-
 /// What a remote write request stored and refused.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -154,24 +129,11 @@ pub async fn handle(ingester: &Ingester, headers: &HeaderMap, body: &[u8]) -> Re
     let req = decode(body, ingester.limits().max_request_bytes)?;
     let converted = convert(&req, &ingester.limits().point);
     drop(req);
-    let Converted { writes, mut rejected, mut reasons, .. } = converted;
-    let mut accepted = 0;
-    if !writes.is_empty() {
-        let outcome = ingester.write_tables(writes).await?;
-        accepted = outcome.accepted_rows;
-        for (table, rows, reason) in outcome.rejected {
-            rejected += rows;
-            if reasons.len() < 5 {
-                reasons.push(format!("{table}: {reason}"));
-            }
-        }
+    let s = ingester.store(converted, "remote_write").await?;
+    if s.rejected > 0 {
+        tracing::warn!(accepted = s.accepted, rejected = s.rejected, reasons = %s.message, "remote write: samples rejected, rest stored");
     }
-    if rejected > 0 {
-        tracing::warn!(accepted, rejected, reasons = %reasons.join("; "), "remote write: samples rejected, rest stored");
-    } else {
-        tracing::debug!(accepted, "remote write");
-    }
-    Ok(Outcome { accepted, rejected })
+    Ok(Outcome { accepted: s.accepted, rejected: s.rejected })
 }
 
 /// Refuse bodies that are not remote write 1.0: a `Content-Encoding` other
@@ -222,7 +184,7 @@ pub fn convert(req: &WriteRequest, limits: &PointLimits) -> Converted {
         let rows = builder.times.len();
         match builder.finish(table.clone()) {
             Ok(w) => {
-                out.samples += rows;
+                out.points += rows;
                 out.writes.push(w);
             }
             Err(e) => {
@@ -388,7 +350,7 @@ mod tests {
         assert_eq!(req.encode_to_vec(), request().encode_to_vec(), "NaN != NaN, so compare bytes");
         let c = convert(&req, &PointLimits::default());
         // Rejected: 2 nameless samples, 1 at timestamp 0, 2 native histograms.
-        assert_eq!((c.samples, c.rejected), (4, 5), "{:?}", c.reasons);
+        assert_eq!((c.points, c.rejected), (4, 5), "{:?}", c.reasons);
         assert!(c.reasons.iter().any(|r| r.contains("__name__")));
         assert!(c.reasons.iter().any(|r| r.contains("timestamp 0")));
         assert!(c.reasons.iter().any(|r| r.contains("histograms")));
@@ -427,7 +389,7 @@ mod tests {
             metadata: vec![],
         };
         let c = convert(&req, &limits);
-        assert_eq!((c.samples, c.rejected), (1, 1));
+        assert_eq!((c.points, c.rejected), (1, 1));
     }
 
     #[test]

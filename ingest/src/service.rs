@@ -8,8 +8,11 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use std::time::Duration;
+
 use tidewater_storage::Store;
 
+use crate::cardinality::SeriesLimiter;
 use crate::error::Result;
 use crate::logs;
 use crate::metrics::{self, Converted, PointLimits};
@@ -21,12 +24,25 @@ pub struct IngestLimits {
     pub max_request_bytes: usize,
     /// Per-point limits.
     pub point: PointLimits,
+    /// Active series per table (0: unlimited); new series past it are refused.
+    pub max_series_per_table: usize,
 }
 
 impl Default for IngestLimits {
     fn default() -> Self {
-        Self { max_request_bytes: 64 << 20, point: PointLimits::default() }
+        Self { max_request_bytes: 64 << 20, point: PointLimits::default(), max_series_per_table: 200_000 }
     }
+}
+
+/// What storing a converted request did.
+#[derive(Debug, Default)]
+pub struct Stored {
+    /// Rows made durable.
+    pub accepted: usize,
+    /// Points or records refused (conversion, limits, schema clashes).
+    pub rejected: usize,
+    /// The refusal reasons, joined (empty if none).
+    pub message: String,
 }
 
 /// Turns decoded OTLP requests into durable table writes.
@@ -34,12 +50,14 @@ impl Default for IngestLimits {
 pub struct Ingester {
     store: Arc<Store>,
     limits: IngestLimits,
+    series: Arc<SeriesLimiter>,
 }
 
 impl Ingester {
     /// An ingester writing to `store`.
     pub fn new(store: Arc<Store>, limits: IngestLimits) -> Self {
-        Self { store, limits }
+        let series = Arc::new(SeriesLimiter::new(limits.max_series_per_table, Duration::from_secs(3600)));
+        Self { store, limits, series }
     }
 
     /// The configured limits.
@@ -52,9 +70,9 @@ impl Ingester {
     pub async fn export_metrics(&self, req: ExportMetricsServiceRequest) -> Result<ExportMetricsServiceResponse> {
         let converted = metrics::convert(&req, &self.limits.point);
         drop(req);
-        let (rejected, message) = self.store_converted(converted, "metrics").await?;
-        let partial_success = (rejected > 0)
-            .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected as i64, error_message: message });
+        let s = self.store(converted, "metrics").await?;
+        let partial_success = (s.rejected > 0)
+            .then_some(ExportMetricsPartialSuccess { rejected_data_points: s.rejected as i64, error_message: s.message });
         Ok(ExportMetricsServiceResponse { partial_success })
     }
 
@@ -63,30 +81,31 @@ impl Ingester {
     pub async fn export_logs(&self, req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
         let converted = logs::convert(&req, self.limits.max_request_bytes);
         drop(req);
-        let (rejected, message) = self.store_converted(converted, "logs").await?;
-        let partial_success = (rejected > 0)
-            .then_some(ExportLogsPartialSuccess { rejected_log_records: rejected as i64, error_message: message });
+        let s = self.store(converted, "logs").await?;
+        let partial_success = (s.rejected > 0)
+            .then_some(ExportLogsPartialSuccess { rejected_log_records: s.rejected as i64, error_message: s.message });
         Ok(ExportLogsServiceResponse { partial_success })
     }
 
-    /// Write converted rows; returns the total rejected count and the reasons.
-    async fn store_converted(&self, mut converted: Converted, signal: &'static str) -> Result<(usize, String)> {
-        let writes = std::mem::take(&mut converted.writes);
-        let outcome = self.store.write(writes).await?;
-        let mut rejected = converted.rejected;
+    /// Apply the series limit and write converted rows; every refusal
+    /// (conversion, limits, schema clashes) is counted with its reason.
+    pub async fn store(&self, mut converted: Converted, signal: &'static str) -> Result<Stored> {
+        let mut writes = std::mem::take(&mut converted.writes);
+        let (over_limit, limit_reasons) = self.series.apply(&mut writes);
+        let mut rejected = converted.rejected + over_limit;
         let mut reasons = converted.reasons;
-        for (table, rows, reason) in outcome.rejected {
-            rejected += rows;
-            if reasons.len() < 5 {
+        reasons.extend(limit_reasons);
+        let mut accepted = 0;
+        if !writes.is_empty() {
+            let outcome = self.store.write(writes).await?;
+            accepted = outcome.accepted_rows;
+            for (table, rows, reason) in outcome.rejected {
+                rejected += rows;
                 reasons.push(format!("{table}: {reason}"));
             }
         }
-        tracing::debug!(signal, accepted = outcome.accepted_rows, rejected, "export");
-        Ok((rejected, reasons.join("; ")))
-    }
-
-    /// Store already-converted table batches (Prometheus remote write).
-    pub async fn write_tables(&self, writes: Vec<tidewater_storage::TableWrite>) -> Result<tidewater_storage::WriteOutcome> {
-        Ok(self.store.write(writes).await?)
+        reasons.truncate(5);
+        tracing::debug!(signal, accepted, rejected, "export");
+        Ok(Stored { accepted, rejected, message: reasons.join("; ") })
     }
 }

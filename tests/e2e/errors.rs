@@ -135,3 +135,124 @@ fn malformed_grpc_request_is_invalid_argument() {
         client.unary(tonic::Request::new(Vec::new()), path, RawCodec).await.expect("empty request succeeds");
     });
 }
+
+fn write_config(dir: &std::path::Path, toml: &str) -> String {
+    let path = dir.join("tidewater.toml");
+    std::fs::write(&path, toml).expect("config");
+    path.display().to_string()
+}
+
+fn gauge_request(name: &str, t: u64) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: name.into(),
+                    data: Some(Data::Gauge(Gauge {
+                        data_points: vec![NumberDataPoint {
+                            time_unix_nano: t,
+                            value: Some(number_data_point::Value::AsDouble(1.0)),
+                            ..Default::default()
+                        }],
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn oversized_and_gzip_bomb_requests_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "[ingest]\nmax_request_bytes = 1048576\n");
+    let server = Server::start_with(&dir.path().join("data"), &[("TIDEWATER_CONFIG", &config)]);
+    let client = reqwest::blocking::Client::new();
+    // 16 MiB of zeros compress to ~16 KiB: refused after decompressing 1 MiB.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &vec![0u8; 16 << 20]).expect("gzip");
+    let bomb = gz.finish().expect("gzip");
+    assert!(bomb.len() < 100_000);
+    let resp = client
+        .post(format!("{}/v1/metrics", server.url()))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 413);
+    // Uncompressed over the limit: 413 too.
+    let resp = client
+        .post(format!("{}/v1/metrics", server.url()))
+        .header("content-type", "application/x-protobuf")
+        .body(vec![0u8; 2 << 20])
+        .send()
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 413);
+    // gRPC over the limit: RESOURCE_EXHAUSTED.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc)).expect("endpoint").connect().await.expect("connect");
+        let mut client = tonic::client::Grpc::new(channel);
+        client.ready().await.expect("ready");
+        let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        let err = client.unary(tonic::Request::new(vec![0u8; 2 << 20]), path, RawCodec).await.expect_err("too large");
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
+    });
+    // And the server still takes a normal request.
+    let resp = client
+        .post(format!("{}/v1/metrics", server.url()))
+        .header("content-type", "application/x-protobuf")
+        .body(gauge_request("after.bomb", 1000))
+        .send()
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(server.rows("SELECT value FROM after_bomb"), vec![json!([1.0])]);
+}
+
+#[test]
+fn overload_answers_429_with_retry_after_then_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "[storage]\nmax_memory_bytes = 1\nflush_interval_secs = 1\n");
+    let server = Server::start_with(&dir.path().join("data"), &[("TIDEWATER_CONFIG", &config)]);
+    let client = reqwest::blocking::Client::new();
+    let post = |t: u64| {
+        client
+            .post(format!("{}/v1/metrics", server.url()))
+            .header("content-type", "application/x-protobuf")
+            .body(gauge_request("busy", t))
+            .send()
+            .expect("post")
+    };
+    assert_eq!(post(1000).status().as_u16(), 200);
+    let resp = post(2000);
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    // gRPC: UNAVAILABLE (retryable).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc)).expect("endpoint").connect().await.expect("connect");
+        let mut client = tonic::client::Grpc::new(channel);
+        client.ready().await.expect("ready");
+        let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        let err = client.unary(tonic::Request::new(gauge_request("busy", 3000)), path, RawCodec).await.expect_err("overloaded");
+        assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
+    });
+    // Once the memtable is flushed, writes are accepted again; nothing acknowledged was lost.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = post(4000).status().as_u16();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(std::time::Instant::now() < deadline, "still overloaded after 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(server.rows("SELECT CAST(time AS BIGINT) AS t FROM busy ORDER BY t"), vec![json!([1000]), json!([4000])]);
+}

@@ -63,6 +63,9 @@ pub struct Converted {
 impl Converted {
     /// Count `n` refused points with a reason.
     pub fn reject(&mut self, n: usize, reason: String) {
+        if n == 0 {
+            return;
+        }
         self.rejected += n;
         if self.reasons.len() < 5 && !self.reasons.contains(&reason) {
             self.reasons.push(reason);
