@@ -80,6 +80,7 @@ impl QueryEngine {
             .with_default_features()
             .build();
         let ctx = SessionContext::new_with_state(state);
+        crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(SCHEMA, Arc::new(StoreSchema::new(self.store.clone(), self.segments_url.clone())))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));

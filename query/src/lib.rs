@@ -5,12 +5,15 @@
 //! - [`catalog`] exposes every table under `tidewater.public`.
 //! - [`QueryEngine`] builds one `SessionContext` per query with its own memory
 //!   pool and runs it with a timeout.
+//! - [`functions`] adds the time-series SQL functions (`rate`,
+//!   `histogram_quantile`, `time_bucket`, `locf`, ...).
 //! - [`http`] serves `/api/v1/sql` (JSON, CSV, Arrow IPC via [`format`]).
 
 pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod format;
+pub mod functions;
 pub mod http;
 pub mod table;
 

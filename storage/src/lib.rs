@@ -8,17 +8,35 @@
 //! files the new segments cover. On start, the manifest is loaded and the WAL
 //! files it does not cover are replayed.
 //!
-//! Read path: [`Store::snapshot`] returns a consistent view (segments from the
-//! manifest plus memtable batches) that the query crate scans.
+//! In the background, [`compaction`] merges the small segments of a (table,
+//! day) partition into one, and [`retention`] drops partitions past their
+//! TTL; both swap the manifest once and delete the replaced files only after
+//! a grace period. Float values that are exact decimals are stored as scaled
+//! integers ([`encoding`]).
+//!
+//! Read path: [`Store::snapshot_table`] returns a consistent view (segments
+//! from the manifest plus memtable batches) that the query crate scans;
+//! [`Store::table_stats`] feeds system tables.
 
+pub mod clock;
+pub mod compaction;
+pub mod config;
+pub mod encoding;
 pub mod error;
 pub mod manifest;
 pub mod memtable;
+pub mod merge;
+pub mod retention;
 pub mod schema;
 pub mod segment;
+pub mod stats;
 mod store;
 pub mod wal;
 mod wal_writer;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use compaction::CompactionSummary;
+pub use config::{FailPoint, StoreConfig, SyncPolicy};
 pub use error::{Error, ErrorKind, Result};
-pub use store::{Snapshot, Store, StoreConfig, SyncPolicy, TableSnapshot, TableWrite, WriteOutcome};
+pub use stats::TableStats;
+pub use store::{Snapshot, Store, TableSnapshot, TableWrite, WriteOutcome};

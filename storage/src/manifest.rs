@@ -6,6 +6,12 @@
 //! directory fsynced, so a crash leaves either the old or the new version,
 //! never a half-written one. The newest valid version wins; the previous one
 //! is kept as a fallback.
+//!
+//! Segments replaced by a compaction or dropped by retention leave the live
+//! list and enter `pending_deletes` in the same version: their files stay on
+//! disk for a grace period (queries may still read them) and are deleted
+//! after it, or on the next start. Manifests written before that field
+//! existed read as having no pending deletes, so the format version stays 1.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,6 +45,15 @@ pub struct SegmentMeta {
     pub bytes: u64,
 }
 
+/// A segment file no longer in the live list, waiting for its deletion time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PendingDelete {
+    /// Path relative to the segment store root.
+    pub path: String,
+    /// Delete the file once the clock reads this (ns since the epoch).
+    pub delete_after: i64,
+}
+
 /// A column of a table schema as persisted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ColumnEntry {
@@ -70,6 +85,9 @@ pub struct Manifest {
     pub tables: BTreeMap<String, TableEntry>,
     /// Live segments.
     pub segments: Vec<SegmentMeta>,
+    /// Files of segments that left the live list, deleted after a grace period.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_deletes: Vec<PendingDelete>,
 }
 
 impl Manifest {
@@ -200,7 +218,28 @@ mod tests {
                 rows: 3,
                 bytes: 4,
             }],
+            pending_deletes: vec![PendingDelete { path: "cpu/2026-11-22/0.parquet".into(), delete_after: 9 }],
         }
+    }
+
+    /// A version-1 manifest as written before `pending_deletes` existed.
+    const V1_FIXTURE: &str = concat!(
+        r#"{"seq":3,"wal_flushed_through":6,"next_segment_id":7,"tables":{},"#,
+        r#""segments":[{"id":1,"table":"cpu","partition":"2026-11-22","path":"cpu/2026-11-22/1.parquet","#,
+        r#""min_time":1,"max_time":2,"rows":3,"bytes":4}]}"#
+    );
+
+    #[test]
+    fn version_1_manifest_without_pending_deletes_still_reads() {
+        let body = V1_FIXTURE.as_bytes();
+        let mut data = format!("TWMANIFEST 1 {:08x}\n", crc32c::crc32c(body)).into_bytes();
+        data.extend_from_slice(body);
+        let m = Manifest::decode(&data).expect("decode");
+        assert_eq!(m.segments.len(), 1);
+        assert!(m.pending_deletes.is_empty());
+        let mut expected = sample(3);
+        expected.pending_deletes.clear();
+        assert_eq!(m, expected);
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! The store: opening (manifest load + WAL replay), writes, snapshots, flushes.
+//!
+//! Compaction ([`crate::compaction`]), retention ([`crate::retention`]) and
+//! table statistics ([`crate::stats`]) extend [`Store`] in their own files.
+//! Every manifest change (flush, compaction, retention, garbage collection)
+//! happens under `flush_lock`, starting from the current in-memory manifest.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +18,7 @@ use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::StoreConfig;
 use crate::error::{Error, Result};
 use crate::manifest::{self, ColumnEntry, Manifest, SegmentMeta, TableEntry};
 use crate::memtable::Memtable;
@@ -19,48 +26,6 @@ use crate::schema;
 use crate::segment::{self, SegmentStore};
 use crate::wal;
 use crate::wal_writer::{Command, WalWriter};
-
-/// When the WAL is fsynced relative to acknowledging a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncPolicy {
-    /// fsync before every acknowledgement (group commit shares one fsync).
-    Always,
-    /// fsync at most this often; a crash can lose the last interval.
-    Interval(Duration),
-    /// Never fsync (tests and benchmarks only).
-    Never,
-}
-
-/// Storage settings.
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    /// Root of the WAL, manifest and segments.
-    pub data_dir: PathBuf,
-    /// WAL sync policy.
-    pub sync: SyncPolicy,
-    /// Flush the memtable when it holds this many bytes.
-    pub flush_bytes: usize,
-    /// Flush the memtable when its oldest write is this old.
-    pub flush_age: Duration,
-    /// Refuse writes (overload) when buffered data exceeds this many bytes.
-    pub max_memory_bytes: usize,
-    /// Queued write requests before callers wait.
-    pub queue_depth: usize,
-}
-
-impl StoreConfig {
-    /// Defaults for a data directory.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            data_dir: data_dir.into(),
-            sync: SyncPolicy::Always,
-            flush_bytes: 128 << 20,
-            flush_age: Duration::from_secs(300),
-            max_memory_bytes: 1 << 30,
-            queue_depth: 256,
-        }
-    }
-}
 
 /// One table's rows for a write.
 #[derive(Debug, Clone)]
@@ -92,13 +57,15 @@ pub(crate) struct Frozen {
 pub(crate) struct State {
     pub(crate) active: Memtable,
     pub(crate) frozen: Vec<Arc<Frozen>>,
-    manifest: Manifest,
-    schemas: HashMap<String, SchemaRef>,
+    pub(crate) manifest: Manifest,
+    pub(crate) schemas: HashMap<String, SchemaRef>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) state: RwLock<State>,
+    /// Hands out segment ids to flushes and compactions.
+    pub(crate) next_segment_id: AtomicU64,
 }
 
 /// A consistent view of one table for a query.
@@ -117,12 +84,17 @@ pub type Snapshot = BTreeMap<String, TableSnapshot>;
 
 /// The storage engine.
 pub struct Store {
-    config: StoreConfig,
-    shared: Arc<Shared>,
+    pub(crate) config: StoreConfig,
+    pub(crate) shared: Arc<Shared>,
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    segments: SegmentStore,
-    flush_lock: tokio::sync::Mutex<()>,
+    pub(crate) segments: SegmentStore,
+    /// Held by every manifest change.
+    pub(crate) flush_lock: tokio::sync::Mutex<()>,
+    /// Held by a running compaction (one at a time).
+    pub(crate) compaction_lock: tokio::sync::Mutex<()>,
+    /// Set by [`Store::close`]; long jobs stop early.
+    pub(crate) closing: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -140,9 +112,12 @@ impl Store {
         for d in [&config.data_dir, &wal_dir, &manifest_dir] {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
-        let manifest = manifest::load(&manifest_dir)?;
+        let mut manifest = manifest::load(&manifest_dir)?;
         let segments = SegmentStore::local(&config.data_dir.join("segments"))?;
         remove_orphans(&segments, &manifest)?;
+        // Their files are gone now; nothing can be reading them.
+        manifest.pending_deletes.clear();
+        let next_segment_id = AtomicU64::new(manifest.next_segment_id.max(1));
 
         let mut state = State { schemas: schemas_from_manifest(&manifest)?, ..State::default() };
         let mut last_id = manifest.wal_flushed_through;
@@ -178,7 +153,7 @@ impl Store {
             tracing::info!(records, rows, "replayed WAL");
         }
         state.manifest = manifest;
-        let shared = Arc::new(Shared { state: RwLock::new(state) });
+        let shared = Arc::new(Shared { state: RwLock::new(state), next_segment_id });
         let writer = WalWriter::create(wal_dir, last_id + 1, config.sync, shared.clone())?;
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let handle = std::thread::Builder::new()
@@ -192,6 +167,8 @@ impl Store {
             writer: Mutex::new(Some(handle)),
             segments,
             flush_lock: tokio::sync::Mutex::new(()),
+            compaction_lock: tokio::sync::Mutex::new(()),
+            closing: Arc::new(AtomicBool::new(false)),
         }))
     }
 
@@ -327,21 +304,22 @@ impl Store {
         let segments = self.segments.clone();
         let manifest_dir = self.config.data_dir.join("manifest");
         let job_frozen = frozen.clone();
+        let shared = Arc::clone(&self.shared);
         let manifest = tokio::task::spawn_blocking(move || -> Result<Manifest> {
-            let mut next_id = manifest.next_segment_id.max(1);
+            let next_id = &shared.next_segment_id;
             let mut written = Vec::new();
             let mut tables: Vec<_> = job_frozen.memtable.tables.iter().collect();
             tables.sort_by(|a, b| a.0.cmp(b.0));
             for (table, buf) in tables {
                 let Some(schema) = schemas.get(table) else { continue };
                 let batches = buf.batches.iter().map(|b| schema::adapt(b, schema)).collect::<Result<Vec<_>>>()?;
-                for seg in segment::encode_table(table, schema, &batches, &mut next_id)? {
+                for seg in segment::encode_table(table, schema, &batches, next_id)? {
                     segments.put(&seg.meta.path, &seg.data)?;
                     written.push(seg.meta);
                 }
             }
             manifest.seq += 1;
-            manifest.next_segment_id = next_id;
+            manifest.next_segment_id = next_id.load(Ordering::SeqCst);
             manifest.wal_flushed_through = job_frozen.wal_through;
             manifest.segments.extend(written);
             manifest.tables = schemas.iter().map(|(n, s)| (n.clone(), table_entry(s))).collect();
@@ -369,7 +347,10 @@ impl Store {
         Ok(())
     }
 
-    /// Run the background flusher until the store is closed.
+    /// Run the background flusher until the store is closed. Each second it
+    /// flushes when due, applies retention, deletes files whose grace period
+    /// ended, and starts a compaction (as its own task, one at a time) when a
+    /// partition has enough small segments.
     pub fn spawn_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let store = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -385,12 +366,44 @@ impl Store {
                         tracing::error!(error = %e, "flush failed; will retry");
                     }
                 }
+                if let Err(e) = store.apply_retention().await {
+                    tracing::error!(error = %e, "retention failed; will retry");
+                }
+                if let Err(e) = store.delete_expired_files().await {
+                    tracing::error!(error = %e, "deleting replaced segment files failed; will retry");
+                }
+                if store.compaction_due() && !store.compaction_running() {
+                    let job = store.clone();
+                    tokio::spawn(async move {
+                        match job.compact().await {
+                            Ok(_) | Err(Error::Closed) => {}
+                            Err(e) => tracing::error!(error = %e, "compaction failed; inputs stay live, will retry"),
+                        }
+                    });
+                }
             }
         })
     }
 
+    /// Make `manifest` (edited from the current one, `seq` not yet bumped)
+    /// the new durable version. The caller holds `flush_lock`.
+    pub(crate) async fn commit_manifest(&self, mut manifest: Manifest) -> Result<()> {
+        manifest.seq += 1;
+        manifest.next_segment_id = manifest.next_segment_id.max(self.shared.next_segment_id.load(Ordering::SeqCst));
+        let dir = self.config.data_dir.join("manifest");
+        let manifest = tokio::task::spawn_blocking(move || manifest::store(&dir, &manifest).map(|()| manifest))
+            .await
+            .map_err(|e| Error::io("<manifest task>", std::io::Error::other(e.to_string())))??;
+        self.shared.state.write().manifest = manifest;
+        Ok(())
+    }
+
     /// Flush what is buffered, stop the writer thread and refuse further writes.
+    ///
+    /// A running compaction is stopped early (its inputs stay live).
     pub async fn close(&self) -> Result<()> {
+        self.closing.store(true, Ordering::SeqCst);
+        drop(self.compaction_lock.lock().await);
         let flushed = self.flush().await;
         self.tx.lock().take();
         let handle = self.writer.lock().take();
@@ -407,13 +420,22 @@ fn truncate(path: &std::path::Path, len: u64) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
+/// Delete segment files the manifest does not list as live: files of
+/// replaced or dropped segments whose deletion was pending, and files of a
+/// flush or compaction interrupted before its manifest swap.
 fn remove_orphans(segments: &SegmentStore, manifest: &Manifest) -> Result<()> {
     let live: std::collections::HashSet<&str> = manifest.segments.iter().map(|s| s.path.as_str()).collect();
+    let pending: std::collections::HashSet<&str> = manifest.pending_deletes.iter().map(|p| p.path.as_str()).collect();
     for rel in segments.list_files()? {
-        if !live.contains(rel.as_str()) {
-            tracing::warn!(file = %rel, "removing segment file not in the manifest (flush interrupted before the manifest swap)");
-            segments.delete(&rel)?;
+        if live.contains(rel.as_str()) {
+            continue;
         }
+        if pending.contains(rel.as_str()) {
+            tracing::info!(file = %rel, "deleting segment file replaced or dropped before the restart");
+        } else {
+            tracing::warn!(file = %rel, "removing segment file not in the manifest (flush or compaction interrupted before the manifest swap)");
+        }
+        segments.delete(&rel)?;
     }
     Ok(())
 }

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 use crate::manifest::sync_dir;
-use crate::store::{Frozen, Shared, SyncPolicy};
+use crate::config::SyncPolicy;
+use crate::store::{Frozen, Shared};
 use crate::wal;
 
 /// Most requests committed in one group.

@@ -1,5 +1,15 @@
-//! Store-level recovery tests: crash (drop without close), torn WAL tails,
-//! interrupted flushes, restart after flush.
+//! Store-level tests, one binary: recovery (crash = drop without close, torn
+//! WAL tails, interrupted flushes), compaction, retention, fault injection
+//! and value compression (submodules under `tests/store/`).
+
+#[path = "store/compaction.rs"]
+mod compaction;
+#[path = "store/compression.rs"]
+mod compression;
+#[path = "store/faults.rs"]
+mod faults;
+#[path = "store/retention.rs"]
+mod retention;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -49,6 +59,106 @@ fn times(store: &Store, dir: &Path, table: &str) -> Vec<i64> {
         out.extend(ts.iter().flatten());
     }
     out.sort_unstable();
+    out
+}
+
+/// One row of a test table: host, region (a column newer writes add), time, value.
+type Row = (String, Option<String>, i64, Option<f64>);
+
+/// A write of `rows` to `table` with columns time, value, host and, if any
+/// row has one, region (a gauge).
+fn rows_write(table: &str, rows: &[Row]) -> TableWrite {
+    use arrow::array::{ArrayRef, DictionaryArray};
+    use arrow::datatypes::Int32Type;
+    use tidewater_storage::schema::attribute_type;
+    let with_region = rows.iter().any(|r| r.1.is_some());
+    let mut fields = vec![
+        Field::new("time", time_type(), true),
+        Field::new("value", DataType::Float64, true),
+        Field::new("host", attribute_type(), true),
+    ];
+    let hosts: DictionaryArray<Int32Type> = rows.iter().map(|r| Some(r.0.as_str())).collect();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(TimestampNanosecondArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(Float64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+        Arc::new(hosts),
+    ];
+    if with_region {
+        fields.push(Field::new("region", attribute_type(), true));
+        let regions: DictionaryArray<Int32Type> = rows.iter().map(|r| r.1.as_deref()).collect();
+        columns.push(Arc::new(regions));
+    }
+    let schema = Schema::new_with_metadata(fields, HashMap::from([(META_KIND.to_string(), "gauge".to_string())]));
+    TableWrite { table: table.into(), batch: RecordBatch::try_new(Arc::new(schema), columns).expect("batch") }
+}
+
+/// Every row of a table (segments read with the parquet crate and reshaped
+/// to the table schema, plus buffered rows), sorted, values as bits so that
+/// equality is bit-exact.
+fn table_rows(store: &Store, dir: &Path, table: &str) -> Vec<(String, Option<String>, i64, Option<u64>)> {
+    let snap = store.snapshot_table(table).expect("snapshot").expect("table exists");
+    let mut batches = snap.batches.clone();
+    for seg in &snap.segments {
+        batches.extend(read_segment(dir, &seg.path, &snap.schema));
+    }
+    let mut out = Vec::new();
+    for b in batches {
+        let text = |name: &str| -> Vec<Option<String>> {
+            match b.column_by_name(name) {
+                Some(c) => {
+                    let c = arrow::compute::cast(c, &DataType::Utf8).expect("cast");
+                    let c = c.as_any().downcast_ref::<arrow::array::StringArray>().expect("utf8");
+                    c.iter().map(|v| v.map(str::to_string)).collect()
+                }
+                None => vec![None; b.num_rows()],
+            }
+        };
+        let (hosts, regions) = (text("host"), text("region"));
+        let ts = b.column_by_name("time").expect("time");
+        let ts = ts.as_any().downcast_ref::<TimestampNanosecondArray>().expect("ts");
+        let vs = b.column_by_name("value").expect("value");
+        let vs = vs.as_any().downcast_ref::<Float64Array>().expect("f64");
+        for i in 0..b.num_rows() {
+            let v = vs.is_valid(i).then(|| vs.value(i).to_bits());
+            out.push((hosts[i].clone().unwrap_or_default(), regions[i].clone(), ts.value(i), v));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A segment file's batches, reshaped to `schema` as the query layer sees them.
+fn read_segment(dir: &Path, rel: &str, schema: &arrow::datatypes::SchemaRef) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(dir.join("segments").join(rel)).expect("segment file");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").build().expect("reader");
+    reader.map(|b| tidewater_storage::encoding::to_table_batch(&b.expect("batch"), schema).expect("adapt")).collect()
+}
+
+/// Expected rows in the form [`table_rows`] returns.
+fn expected(rows: &[Row]) -> Vec<(String, Option<String>, i64, Option<u64>)> {
+    let mut out: Vec<_> = rows.iter().map(|r| (r.0.clone(), r.1.clone(), r.2, r.3.map(f64::to_bits))).collect();
+    out.sort();
+    out
+}
+
+/// Relative paths of the `.parquet` files under `segments/`.
+fn segment_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).expect("prefix").to_string_lossy().to_string());
+            }
+        }
+    }
+    let root = dir.join("segments");
+    let mut out = Vec::new();
+    if root.exists() {
+        walk(&root, &root, &mut out);
+    }
+    out.sort();
     out
 }
 
