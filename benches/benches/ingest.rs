@@ -2,6 +2,9 @@
 //!
 //! `cargo bench -p tidewater-benches --bench ingest`
 
+// criterion_group! generates an undocumented function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use prost::Message;

@@ -16,6 +16,7 @@ use tidewater_storage::Store;
 
 use crate::catalog::{StoreSchema, CATALOG, SCHEMA};
 use crate::error::{Error, Result};
+use crate::system::{SystemSchema, SYSTEM};
 
 /// Query limits.
 #[derive(Debug, Clone)]
@@ -83,6 +84,7 @@ impl QueryEngine {
         crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(SCHEMA, Arc::new(StoreSchema::new(self.store.clone(), self.segments_url.clone())))?;
+        catalog.register_schema(SYSTEM, Arc::new(SystemSchema::new(self.store.clone())))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         Ok(ctx)
     }

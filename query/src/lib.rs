@@ -8,13 +8,18 @@
 //! - [`functions`] adds the time-series SQL functions (`rate`,
 //!   `histogram_quantile`, `time_bucket`, `locf`, ...).
 //! - [`http`] serves `/api/v1/sql` (JSON, CSV, Arrow IPC via [`format`]).
+//! - [`flight_sql`] serves Arrow Flight SQL (mounted on the gRPC port).
+//! - [`pgwire`] serves the PostgreSQL wire protocol (psql, psycopg, Grafana).
 
 pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod flight_sql;
 pub mod format;
 pub mod functions;
 pub mod http;
+pub mod pgwire;
+pub mod system;
 pub mod table;
 
 pub use engine::{QueryConfig, QueryEngine};

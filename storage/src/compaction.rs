@@ -108,25 +108,40 @@ impl Store {
 
     /// Merge the small segments of every partition that has at least
     /// `compaction_min_segments` of them. One compaction runs at a time;
-    /// ingest and queries continue meanwhile.
+    /// ingest and queries continue meanwhile. A failed job leaves its inputs
+    /// live; the other partitions are still compacted and the last error is
+    /// returned. Returns [`Error::Closed`] when the store is closing.
     pub async fn compact(&self) -> Result<CompactionSummary> {
         let _running = self.compaction_lock.lock().await;
         let mut summary = CompactionSummary::default();
+        let mut failed = None;
         let jobs = plan(&self.shared.state.read().manifest.segments, &self.config);
         for job in jobs {
             if self.closing.load(Ordering::SeqCst) {
-                break;
+                return Err(Error::Closed);
             }
             let Some(schema) = self.shared.state.read().schemas.get(&job.table).cloned() else { continue };
-            if let Some(merged) = self.run_job(&job, schema).await? {
-                summary.jobs += 1;
-                summary.input_segments += job.inputs.len();
-                summary.input_bytes += job.inputs.iter().map(|s| s.bytes).sum::<u64>();
-                summary.output_bytes += merged.bytes;
-                summary.rows += merged.rows;
+            match self.run_job(&job, schema).await {
+                Ok(Some(merged)) => {
+                    summary.jobs += 1;
+                    summary.input_segments += job.inputs.len();
+                    summary.input_bytes += job.inputs.iter().map(|s| s.bytes).sum::<u64>();
+                    summary.output_bytes += merged.bytes;
+                    summary.rows += merged.rows;
+                }
+                Ok(None) => {}
+                Err(Error::Closed) => return Err(Error::Closed),
+                Err(e) => {
+                    // Other partitions still get their turn; the error is reported at the end.
+                    tracing::warn!(table = %job.table, partition = %job.partition, error = %e, "compaction job failed");
+                    failed = Some(e);
+                }
             }
         }
-        Ok(summary)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
     }
 
     /// Merge one job's inputs and swap the manifest; `None` if the inputs
@@ -138,7 +153,10 @@ impl Store {
             .await
             .map_err(|e| Error::io("<compaction task>", std::io::Error::other(e.to_string())))??;
         if self.config.fail_point == Some(FailPoint::CompactionBeforeManifestSwap) {
-            return Err(Error::io(&merged.path, std::io::Error::other("fail point: crash before the compaction's manifest swap")));
+            return Err(Error::io(
+                &merged.path,
+                std::io::Error::other("fail point: crash before the compaction's manifest swap"),
+            ));
         }
 
         let _flush = self.flush_lock.lock().await;
@@ -165,7 +183,13 @@ impl Store {
 }
 
 /// Merge a job's input files into segment `id` (blocking).
-fn merge_job(segments: &SegmentStore, table_schema: &SchemaRef, job: &Job, id: u64, closing: &AtomicBool) -> Result<SegmentMeta> {
+fn merge_job(
+    segments: &SegmentStore,
+    table_schema: &SchemaRef,
+    job: &Job,
+    id: u64,
+    closing: &AtomicBool,
+) -> Result<SegmentMeta> {
     let expected_rows: u64 = job.inputs.iter().map(|s| s.rows).sum();
     let schema = output_schema(segments, table_schema, job)?;
     let scales = detect_scales(segments, &schema, job)?;
@@ -206,7 +230,16 @@ fn merge_job(segments: &SegmentStore, table_schema: &SchemaRef, job: &Job, id: u
         min_time = job.inputs.iter().map(|s| s.min_time).min().unwrap_or(0);
         max_time = job.inputs.iter().map(|s| s.max_time).max().unwrap_or(0);
     }
-    Ok(SegmentMeta { id, table: job.table.clone(), partition: job.partition.clone(), path, min_time, max_time, rows, bytes })
+    Ok(SegmentMeta {
+        id,
+        table: job.table.clone(),
+        partition: job.partition.clone(),
+        path,
+        min_time,
+        max_time,
+        rows,
+        bytes,
+    })
 }
 
 /// The table schema limited to the columns some input has (a merged segment
@@ -233,7 +266,8 @@ fn detect_scales(segments: &SegmentStore, schema: &SchemaRef, job: &Job) -> Resu
             let batch = batch?;
             for (name, detector) in detectors.iter_mut() {
                 let Some(col) = batch.column_by_name(name) else { continue };
-                let col = if col.data_type() == &DataType::Float64 { col.clone() } else { cast(col, &DataType::Float64)? };
+                let col =
+                    if col.data_type() == &DataType::Float64 { col.clone() } else { cast(col, &DataType::Float64)? };
                 if let Some(values) = col.as_any().downcast_ref::<Float64Array>() {
                     detector.observe(values);
                 }

@@ -68,12 +68,13 @@ fn pow10(k: i8) -> f64 {
 pub fn scaled(v: f64, k: i8) -> Option<i64> {
     let m = pow10(k);
     let x = (v * m).round();
-    if !(x.abs() < UNSCALED_LIMIT) {
-        return None; // also NaN and infinities
+    if x.is_nan() || x.abs() >= UNSCALED_LIMIT {
+        return None; // also infinities
     }
     let i = x as i64;
-    // Arrow's Decimal128 -> Float64 cast: `i as f64 / 10^k`.
-    ((i as i128 as f64) / m).to_bits().eq(&v.to_bits()).then_some(i)
+    // Arrow's Decimal128 -> Float64 cast computes `i as f64 / 10^k` (from
+    // i128; the same value as from i64 for |i| < 10^18).
+    ((i as f64 / m).to_bits() == v.to_bits()).then_some(i)
 }
 
 /// Finds the smallest scale at which every value seen round-trips.
@@ -150,7 +151,9 @@ pub fn file_schema(table_schema: &SchemaRef, scales: &HashMap<String, i8>) -> Sc
         .fields()
         .iter()
         .map(|f| match (f.data_type(), scales.get(f.name())) {
-            (DataType::Float64, Some(k)) => f.as_ref().clone().with_data_type(DataType::Decimal128(DECIMAL_PRECISION, *k)),
+            (DataType::Float64, Some(k)) => {
+                f.as_ref().clone().with_data_type(DataType::Decimal128(DECIMAL_PRECISION, *k))
+            }
             _ => f.as_ref().clone(),
         })
         .collect();
@@ -180,9 +183,12 @@ pub fn to_file_batch(batch: &RecordBatch, file_schema: &SchemaRef) -> Result<Rec
     for (f, col) in file_schema.fields().iter().zip(batch.columns()) {
         match (f.data_type(), col.as_any().downcast_ref::<Float64Array>()) {
             (DataType::Decimal128(_, k), Some(values)) => {
-                let dec = to_decimal(values, *k)?.ok_or_else(|| Error::Arrow(arrow::error::ArrowError::ComputeError(
-                    format!("column {} has a value that is not exact at scale {k}", f.name()),
-                )))?;
+                let dec = to_decimal(values, *k)?.ok_or_else(|| {
+                    Error::Arrow(arrow::error::ArrowError::ComputeError(format!(
+                        "column {} has a value that is not exact at scale {k}",
+                        f.name()
+                    )))
+                })?;
                 columns.push(Arc::new(dec) as ArrayRef);
             }
             _ => columns.push(col.clone()),
@@ -257,7 +263,8 @@ mod tests {
 
     #[test]
     fn decimal_round_trip_through_arrow_cast_is_bit_identical() {
-        let values: Vec<f64> = (-20_000..20_000).map(|i| f64::from(i) / 1000.0).chain([1e13, -123_456.789, 0.0005]).collect();
+        let values: Vec<f64> =
+            (-20_000..20_000).map(|i| f64::from(i) / 1000.0).chain([1e13, -123_456.789, 0.0005]).collect();
         let arr = Float64Array::from(values.clone());
         let k = detect_scale(&arr).expect("scalable");
         assert_eq!(k, 4);

@@ -188,9 +188,12 @@ mod tests {
     fn without_a_key_inputs_are_concatenated() {
         let s = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, true)]));
         let mk = |v: Vec<i64>| RecordBatch::try_new(s.clone(), vec![Arc::new(Int64Array::from(v))]).expect("batch");
-        let merge = SortedMerge::new(&s, vec![], vec![source(vec![mk(vec![3, 1])]), source(vec![mk(vec![2])])], 10).expect("merge");
+        let merge = SortedMerge::new(&s, vec![], vec![source(vec![mk(vec![3, 1])]), source(vec![mk(vec![2])])], 10)
+            .expect("merge");
         let out: Vec<i64> = merge
-            .flat_map(|b| b.expect("batch").column(0).as_any().downcast_ref::<Int64Array>().expect("i64").values().to_vec())
+            .flat_map(|b| {
+                b.expect("batch").column(0).as_any().downcast_ref::<Int64Array>().expect("i64").values().to_vec()
+            })
             .collect();
         assert_eq!(out, vec![3, 1, 2]);
     }

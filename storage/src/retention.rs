@@ -46,17 +46,20 @@ impl Store {
             return Ok(0);
         }
         let delete_after = now.saturating_add(duration_nanos(self.config.deletion_grace));
-        manifest
-            .pending_deletes
-            .extend(dropped.iter().map(|s| PendingDelete { path: s.path.clone(), delete_after }));
+        manifest.pending_deletes.extend(dropped.iter().map(|s| PendingDelete { path: s.path.clone(), delete_after }));
         self.commit_manifest(manifest).await?;
-        let partitions: BTreeSet<(&str, &str)> = dropped.iter().map(|s| (s.table.as_str(), s.partition.as_str())).collect();
+        let partitions: BTreeSet<(&str, &str)> =
+            dropped.iter().map(|s| (s.table.as_str(), s.partition.as_str())).collect();
         for (table, partition) in &partitions {
             tracing::info!(table, partition, "dropped partition past its retention");
         }
-        tracing::info!(partitions = partitions.len(), segments = dropped.len(),
-            rows = dropped.iter().map(|s| s.rows).sum::<u64>(), bytes = dropped.iter().map(|s| s.bytes).sum::<u64>(),
-            "retention applied");
+        tracing::info!(
+            partitions = partitions.len(),
+            segments = dropped.len(),
+            rows = dropped.iter().map(|s| s.rows).sum::<u64>(),
+            bytes = dropped.iter().map(|s| s.bytes).sum::<u64>(),
+            "retention applied"
+        );
         Ok(dropped.len())
     }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray, UInt32Array};
 use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
-use arrow::row::{RowConverter, SortField};
 use arrow::datatypes::SchemaRef;
+use arrow::row::{RowConverter, SortField};
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
@@ -96,7 +96,12 @@ impl SegmentStore {
 
     /// Read a segment file in batches of `batch_size` rows, optionally only
     /// the named columns (those the file has). Batches have the file's schema.
-    pub fn open_reader(&self, rel: &str, batch_size: usize, columns: Option<&[&str]>) -> Result<ParquetRecordBatchReader> {
+    pub fn open_reader(
+        &self,
+        rel: &str,
+        batch_size: usize,
+        columns: Option<&[&str]>,
+    ) -> Result<ParquetRecordBatchReader> {
         let path = self.root.join(rel);
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(batch_size.max(1));
@@ -248,7 +253,8 @@ pub fn segment_path(table: &str, partition: &str, id: u64) -> String {
 
 /// The sort key of a table-shaped batch: attribute columns in schema order, then `time`.
 pub fn sort_key_columns(schema: &SchemaRef) -> Vec<usize> {
-    let mut idx: Vec<usize> = schema.fields().iter().enumerate().filter(|(_, f)| is_attribute(f)).map(|(i, _)| i).collect();
+    let mut idx: Vec<usize> =
+        schema.fields().iter().enumerate().filter(|(_, f)| is_attribute(f)).map(|(i, _)| i).collect();
     if let Ok(t) = schema.index_of(TIME) {
         idx.push(t);
     }
@@ -271,7 +277,10 @@ fn sort_by_series_then_time(batch: &RecordBatch) -> Result<RecordBatch> {
         return Ok(batch.clone());
     }
     let n = u32::try_from(rows.num_rows()).map_err(|_| {
-        Error::Arrow(arrow::error::ArrowError::ComputeError(format!("cannot sort {} rows in one segment", rows.num_rows())))
+        Error::Arrow(arrow::error::ArrowError::ComputeError(format!(
+            "cannot sort {} rows in one segment",
+            rows.num_rows()
+        )))
     })?;
     let mut order: Vec<u32> = (0..n).collect();
     order.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));

@@ -43,7 +43,8 @@ impl Store {
     /// snapshot of the manifest and the memtables.
     pub fn table_stats(&self) -> Vec<TableStats> {
         let state = self.shared.state.read();
-        let mut out: BTreeMap<&str, TableStats> = state.schemas.keys().map(|t| (t.as_str(), TableStats::new(t))).collect();
+        let mut out: BTreeMap<&str, TableStats> =
+            state.schemas.keys().map(|t| (t.as_str(), TableStats::new(t))).collect();
         for s in &state.manifest.segments {
             let st = out.entry(s.table.as_str()).or_insert_with(|| TableStats::new(&s.table));
             st.rows += s.rows;

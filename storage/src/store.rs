@@ -342,8 +342,12 @@ impl Store {
                 std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
             }
         }
-        tracing::info!(rows = frozen.memtable.tables.values().map(|t| t.rows).sum::<usize>(), segments = new_segments,
-            wal_through = through, "flushed memtable");
+        tracing::info!(
+            rows = frozen.memtable.tables.values().map(|t| t.rows).sum::<usize>(),
+            segments = new_segments,
+            wal_through = through,
+            "flushed memtable"
+        );
         Ok(())
     }
 
@@ -353,6 +357,8 @@ impl Store {
     /// partition has enough small segments.
     pub fn spawn_flusher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let store = Arc::downgrade(self);
+        // (consecutive compaction failures, no new attempt before)
+        let backoff = Arc::new(Mutex::new((0u32, std::time::Instant::now())));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
@@ -372,12 +378,21 @@ impl Store {
                 if let Err(e) = store.delete_expired_files().await {
                     tracing::error!(error = %e, "deleting replaced segment files failed; will retry");
                 }
-                if store.compaction_due() && !store.compaction_running() {
-                    let job = store.clone();
+                let retry_ok = backoff.lock().1 <= std::time::Instant::now();
+                if retry_ok && !store.compaction_running() && store.compaction_due() {
+                    let (job, backoff) = (store.clone(), backoff.clone());
                     tokio::spawn(async move {
-                        match job.compact().await {
-                            Ok(_) | Err(Error::Closed) => {}
-                            Err(e) => tracing::error!(error = %e, "compaction failed; inputs stay live, will retry"),
+                        let result = job.compact().await;
+                        let mut b = backoff.lock();
+                        match result {
+                            Ok(_) | Err(Error::Closed) => *b = (0, std::time::Instant::now()),
+                            Err(e) => {
+                                b.0 = b.0.saturating_add(1);
+                                let wait = Duration::from_secs(1 << b.0.min(8));
+                                b.1 = std::time::Instant::now() + wait;
+                                tracing::error!(error = %e, failures = b.0, retry_in_secs = wait.as_secs(),
+                                    "compaction failed; its inputs stay live");
+                            }
                         }
                     });
                 }

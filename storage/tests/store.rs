@@ -50,7 +50,10 @@ fn times(store: &Store, dir: &Path, table: &str) -> Vec<i64> {
     let mut batches = snap.batches.clone();
     for seg in &snap.segments {
         let f = std::fs::File::open(dir.join("segments").join(&seg.path)).expect("segment file");
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").build().expect("reader");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+            .expect("parquet")
+            .build()
+            .expect("reader");
         batches.extend(reader.map(|b| b.expect("batch")));
     }
     for b in batches {
@@ -130,7 +133,10 @@ fn table_rows(store: &Store, dir: &Path, table: &str) -> Vec<(String, Option<Str
 /// A segment file's batches, reshaped to `schema` as the query layer sees them.
 fn read_segment(dir: &Path, rel: &str, schema: &arrow::datatypes::SchemaRef) -> Vec<RecordBatch> {
     let f = std::fs::File::open(dir.join("segments").join(rel)).expect("segment file");
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").build().expect("reader");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("parquet")
+        .build()
+        .expect("reader");
     reader.map(|b| tidewater_storage::encoding::to_table_batch(&b.expect("batch"), schema).expect("adapt")).collect()
 }
 
@@ -255,7 +261,8 @@ fn flush_moves_rows_to_segments_and_deletes_covered_wal() {
     let rt = rt();
     {
         let store = open(dir.path());
-        rt.block_on(store.write(vec![write_of("cpu", "gauge", 0, 100), write_of("mem", "gauge", 5, 3)])).expect("write");
+        rt.block_on(store.write(vec![write_of("cpu", "gauge", 0, 100), write_of("mem", "gauge", 5, 3)]))
+            .expect("write");
         rt.block_on(store.flush()).expect("flush");
         rt.block_on(store.write(vec![write_of("cpu", "gauge", 100, 10)])).expect("write");
         let snap = store.snapshot_table("cpu").expect("snap").expect("cpu");

@@ -93,11 +93,22 @@ fn python_sdk_every_metric_type_and_logs_over_grpc_and_http() {
     let via_http = push(&server, "http", "py-http");
     check(&server, "py-grpc", &via_grpc);
     check(&server, "py-http", &via_http);
-    // Table metadata is kept: the kind and temporality of each metric.
+    // Table metadata is kept and visible in SQL.
+    let meta = "SELECT table_name, kind, temporality, monotonic, unit, description, original_name FROM system.tables \
+                WHERE table_name IN ('py_requests', 'py_inflight', 'py_latency', 'py_payload', 'logs') ORDER BY table_name";
+    let expected = vec![
+        json!(["logs", "logs", null, null, null, null, null]),
+        json!(["py_inflight", "sum", "cumulative", false, null, null, "py.inflight"]),
+        json!(["py_latency", "histogram", "cumulative", null, "ms", null, "py.latency"]),
+        json!(["py_payload", "exponential_histogram", "cumulative", null, "By", null, "py.payload"]),
+        json!(["py_requests", "sum", "cumulative", true, "1", "requests served", "py.requests"]),
+    ];
+    assert_eq!(server.rows(meta), expected);
     server.kill();
     let server = Server::start(dir.path());
     check(&server, "py-grpc", &via_grpc);
     check(&server, "py-http", &via_http);
+    assert_eq!(server.rows(meta), expected);
 }
 
 fn post_json(server: &Server, path: &str, body: &str) -> (u16, Value) {
@@ -169,6 +180,18 @@ fn partial_success_names_rejected_points_and_keeps_the_rest() {
     assert!(msg.contains("both gauge and sum") && msg.contains("time_unix_nano 0"), "{msg}");
     assert_eq!(server.rows("SELECT value FROM clash"), vec![json!([1.0])]);
     assert_eq!(server.rows("SELECT value FROM fine"), vec![json!([4.0])]);
+
+    // Over the attribute limit (64 by default): that point alone is refused.
+    let attrs: Vec<Value> = (0..70).map(|i| json!({"key": format!("k{i}"), "value": {"stringValue": "v"}})).collect();
+    let body = json!({"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"wide","gauge":{"dataPoints":[
+        {"asDouble": 1, "timeUnixNano": "1000", "attributes": attrs},
+        {"asDouble": 2, "timeUnixNano": "2000", "attributes": [{"key": "k1", "value": {"stringValue": "v"}}]}
+    ]}}]}]}]});
+    let (status, answer) = post_json(&server, "/v1/metrics", &body.to_string());
+    assert_eq!(status, 200);
+    assert_eq!(answer["partialSuccess"]["rejectedDataPoints"], json!("1"), "{answer}");
+    assert!(answer.to_string().contains("70 attributes, limit 64"), "{answer}");
+    assert_eq!(server.rows("SELECT k1, value FROM wide"), vec![json!(["v", 2.0])]);
 }
 
 #[test]

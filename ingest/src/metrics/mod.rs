@@ -7,14 +7,15 @@
 //! counted in [`Converted::rejected`] with a reason; the rest of the request
 //! is kept.
 
+mod attr_columns;
 mod columns;
 mod exemplars;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, StringDictionaryBuilder, TimestampNanosecondArray};
-use arrow::datatypes::{Field, Int32Type, Schema};
+use arrow::array::{ArrayRef, RecordBatch, TimestampNanosecondArray};
+use arrow::datatypes::{Field, Schema};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -26,6 +27,7 @@ use tidewater_storage::TableWrite;
 
 use crate::attributes;
 use crate::normalize;
+use attr_columns::AttrColumns;
 use columns::{Kind, Values};
 use exemplars::ExemplarColumn;
 
@@ -81,8 +83,7 @@ struct TableBuilder {
     start_times: Vec<Option<i64>>,
     values: Values,
     exemplars: ExemplarColumn,
-    /// Attribute column -> (row, value) pairs; rows without the key are NULL.
-    attrs: BTreeMap<String, Vec<(u32, String)>>,
+    attrs: AttrColumns,
 }
 
 /// What every OTLP data point has besides its values.
@@ -103,7 +104,7 @@ impl TableBuilder {
             start_times: Vec::new(),
             values: Values::new(kind),
             exemplars: ExemplarColumn::default(),
-            attrs: BTreeMap::new(),
+            attrs: AttrColumns::default(),
         }
     }
 
@@ -124,8 +125,8 @@ impl TableBuilder {
         if let Some(c) = self.exemplars.finish() {
             push(c);
         }
-        for (key, cells) in self.attrs {
-            push((Field::new(key, cols::attribute_type(), true), dictionary(cells, rows)));
+        for (key, column) in self.attrs.finish(rows) {
+            push((Field::new(key, cols::attribute_type(), true), column));
         }
         let schema = Arc::new(Schema::new_with_metadata(fields, table_metadata(self.kind, &self.metric)));
         match RecordBatch::try_new(schema, columns) {
@@ -137,37 +138,18 @@ impl TableBuilder {
         }
     }
 
-    /// Check the shared parts of a point and append them; the caller then
-    /// appends the values (and undoes nothing: values are checked first).
-    fn push_header(&mut self, h: &PointHeader<'_>, base: &BTreeMap<String, String>, limits: &PointLimits) -> Result<(), String> {
+    /// Append the shared parts of a point (checked before by `check_point`,
+    /// values appended before by the caller). Resource and scope attributes
+    /// are added per run of rows by the caller.
+    fn push_header(&mut self, h: &PointHeader<'_>, time: i64, point_attrs: &BTreeMap<String, String>) {
         let row = self.times.len() as u32;
-        self.times.push(time_of(h.time_unix_nano)?);
+        self.times.push(time);
         self.start_times.push(i64::try_from(h.start_time_unix_nano).ok().filter(|t| *t > 0));
         self.exemplars.push(h.exemplars);
-        let point_attrs = attribute_columns(&[h.attributes], limits)?;
-        for (k, v) in base.iter().filter(|(k, _)| !point_attrs.contains_key(*k)).chain(point_attrs.iter()) {
-            self.attrs.entry(k.clone()).or_default().push((row, v.clone()));
+        for (k, v) in point_attrs {
+            self.attrs.push_cell(row, k, v);
         }
-        Ok(())
     }
-}
-
-fn dictionary(cells: Vec<(u32, String)>, rows: usize) -> ArrayRef {
-    let mut b = StringDictionaryBuilder::<Int32Type>::new();
-    let mut next = 0u32;
-    for (row, v) in cells {
-        while next < row {
-            b.append_null();
-            next += 1;
-        }
-        b.append_value(v);
-        next += 1;
-    }
-    while (next as usize) < rows {
-        b.append_null();
-        next += 1;
-    }
-    Arc::new(b.finish())
 }
 
 fn table_metadata(kind: Kind, metric: &Metric) -> HashMap<String, String> {
@@ -333,24 +315,35 @@ fn add_points<P: DataPoint>(
     name: &str,
     out: &mut Converted,
 ) {
+    let start = b.times.len() as u32;
     for p in points {
         let h = p.header();
-        let r = check_point(&h, base, limits).and_then(|()| p.push_values(&mut b.values)).and_then(|()| b.push_header(&h, base, limits));
-        if let Err(reason) = r {
-            out.reject(1, format!("{name}: {reason}"));
+        let checked = check_point(&h, base, limits).and_then(|(time, attrs)| {
+            p.push_values(&mut b.values)?;
+            Ok((time, attrs))
+        });
+        match checked {
+            Ok((time, attrs)) => b.push_header(&h, time, &attrs),
+            Err(reason) => out.reject(1, format!("{name}: {reason}")),
         }
     }
+    b.attrs.push_run(start, b.times.len() as u32, base);
 }
 
 /// Everything that can reject a point, checked before anything is appended.
-fn check_point(h: &PointHeader<'_>, base: &BTreeMap<String, String>, limits: &PointLimits) -> Result<(), String> {
-    time_of(h.time_unix_nano)?;
+/// Returns the point's time and its own (normalised) attributes.
+fn check_point(
+    h: &PointHeader<'_>,
+    base: &BTreeMap<String, String>,
+    limits: &PointLimits,
+) -> Result<(i64, BTreeMap<String, String>), String> {
+    let time = time_of(h.time_unix_nano)?;
     let point_attrs = attribute_columns(&[h.attributes], limits)?;
     let total = base.len() + point_attrs.keys().filter(|k| !base.contains_key(*k)).count();
     if total > limits.max_attributes {
         return Err(format!("{total} attributes, limit {}", limits.max_attributes));
     }
-    Ok(())
+    Ok((time, point_attrs))
 }
 
 /// Normalised attribute columns from attribute lists (later lists win).

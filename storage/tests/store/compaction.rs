@@ -26,7 +26,14 @@ pub(super) fn clock() -> Arc<ManualClock> {
 }
 
 /// Rows of flush `flush` on `day`: `n` points per host, region set if given.
-pub(super) fn rows_for(flush: i64, day: i64, hosts: &[&str], n: i64, region: Option<&str>, value: impl Fn(i64) -> Option<f64>) -> Vec<Row> {
+pub(super) fn rows_for(
+    flush: i64,
+    day: i64,
+    hosts: &[&str],
+    n: i64,
+    region: Option<&str>,
+    value: impl Fn(i64) -> Option<f64>,
+) -> Vec<Row> {
     let mut out = Vec::new();
     for (h, host) in hosts.iter().enumerate() {
         for i in 0..n {
@@ -100,7 +107,11 @@ fn compaction_merges_a_partition_sorted_and_exactly_once() {
         let ts = b.column_by_name("time").expect("time");
         let ts = ts.as_any().downcast_ref::<arrow::array::TimestampNanosecondArray>().expect("ts");
         for i in 0..b.num_rows() {
-            seen.push((host.value(i).to_string(), region.is_valid(i).then(|| region.value(i).to_string()), ts.value(i)));
+            seen.push((
+                host.value(i).to_string(),
+                region.is_valid(i).then(|| region.value(i).to_string()),
+                ts.value(i),
+            ));
         }
     }
     assert_eq!(seen.len(), day_rows.len());
@@ -151,7 +162,8 @@ fn values_that_are_not_exact_decimals_stay_bit_identical_floats() {
     let merged = partition_segments(&store, DAY);
     assert_eq!(merged.len(), 1);
     let f = std::fs::File::open(dir.path().join("segments").join(&merged[0].path)).expect("file");
-    let file_schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").schema().clone();
+    let file_schema =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).expect("parquet").schema().clone();
     assert_eq!(file_schema.field_with_name("value").expect("value").data_type(), &DataType::Float64);
     assert_eq!(table_rows(&store, dir.path(), "cpu"), expected(&all));
 }
@@ -162,7 +174,8 @@ fn partitions_with_few_segments_are_left_alone() {
     let (rt, clock) = (rt(), clock());
     let store = Store::open(config(dir.path(), &clock)).expect("open");
     for f in 0..3 {
-        rt.block_on(store.write(vec![rows_write("cpu", &rows_for(f, DAY, &["a"], 3, None, |x| Some(x as f64)))])).expect("write");
+        rt.block_on(store.write(vec![rows_write("cpu", &rows_for(f, DAY, &["a"], 3, None, |x| Some(x as f64)))]))
+            .expect("write");
         rt.block_on(store.flush()).expect("flush");
     }
     assert!(!store.compaction_due());
@@ -192,4 +205,24 @@ fn the_background_loop_compacts_when_a_partition_has_enough_segments() {
     }
     assert_eq!(table_rows(&store, dir.path(), "cpu"), expected(&all));
     rt.block_on(store.close()).expect("close");
+}
+
+#[test]
+fn inputs_larger_than_one_batch_are_streamed_and_merged_exactly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rt, clock) = (rt(), clock());
+    let store = Store::open(config(dir.path(), &clock)).expect("open");
+    let mut all = Vec::new();
+    for f in 0..4 {
+        // 3 x 9000 rows per segment: several 8192-row reader batches each.
+        let rows = rows_for(f, DAY, &["c", "a", "b"], 9000, None, |x| Some((x % 1000) as f64 / 100.0));
+        rt.block_on(store.write(vec![rows_write("cpu", &rows)])).expect("write");
+        rt.block_on(store.flush()).expect("flush");
+        all.extend(rows);
+    }
+    // 9000 points at 10 s span two days: two partitions, one job each.
+    let summary = rt.block_on(store.compact()).expect("compact");
+    assert_eq!((summary.jobs, summary.input_segments, summary.rows), (2, 8, all.len() as u64));
+    assert_eq!(store.segments().len(), 2);
+    assert_eq!(table_rows(&store, dir.path(), "cpu"), expected(&all));
 }

@@ -84,8 +84,14 @@ fn bytes_per_sample_on_a_tsbs_like_day() {
     let samples = batch.num_rows() as f64;
     let variants = [
         ("float64 byte-stream-split", EncodingOptions { scaled_floats: false, ..EncodingOptions::default() }),
-        ("scaled int64 delta-binary-packed", EncodingOptions { scaled_floats: true, scaled_int_encoding: ScaledIntEncoding::DeltaBinaryPacked }),
-        ("scaled int64 byte-stream-split", EncodingOptions { scaled_floats: true, scaled_int_encoding: ScaledIntEncoding::ByteStreamSplit }),
+        (
+            "scaled int64 delta-binary-packed",
+            EncodingOptions { scaled_floats: true, scaled_int_encoding: ScaledIntEncoding::DeltaBinaryPacked },
+        ),
+        (
+            "scaled int64 byte-stream-split",
+            EncodingOptions { scaled_floats: true, scaled_int_encoding: ScaledIntEncoding::ByteStreamSplit },
+        ),
     ];
     let mut sizes = Vec::new();
     for (name, options) in variants {

@@ -7,7 +7,7 @@ use tidewater_storage::segment::{day_string, NANOS_PER_DAY};
 use tidewater_storage::Store;
 
 use super::compaction::{config, rows_for};
-use super::{expected, rt, rows_write, segment_files, table_rows, Row};
+use super::{expected, rows_write, rt, segment_files, table_rows, Row};
 use tidewater_storage::ManualClock;
 
 const TODAY: i64 = 20_100;
@@ -43,8 +43,18 @@ fn partitions_past_their_ttl_are_dropped_without_sleeping() {
     assert_eq!(dropped, 3 + 1);
     let kept_days = |from: i64| (from..=TODAY).map(day_string).collect::<Vec<_>>();
     assert_eq!(partitions(&store, "cpu"), kept_days(TODAY - 2));
-    assert_eq!(partitions(&store, "mem"), vec![day_string(TODAY - 5), day_string(TODAY - 3), day_string(TODAY - 2), day_string(TODAY - 1), day_string(TODAY)]);
-    let keep = |rows: &[Row], from: i64| rows.iter().filter(|r| r.2 >= from * NANOS_PER_DAY).cloned().collect::<Vec<_>>();
+    assert_eq!(
+        partitions(&store, "mem"),
+        vec![
+            day_string(TODAY - 5),
+            day_string(TODAY - 3),
+            day_string(TODAY - 2),
+            day_string(TODAY - 1),
+            day_string(TODAY)
+        ]
+    );
+    let keep =
+        |rows: &[Row], from: i64| rows.iter().filter(|r| r.2 >= from * NANOS_PER_DAY).cloned().collect::<Vec<_>>();
     assert_eq!(table_rows(&store, dir.path(), "cpu"), expected(&keep(&cpu, TODAY - 2)));
     assert_eq!(table_rows(&store, dir.path(), "mem"), expected(&keep(&mem, TODAY - 5)));
     assert_eq!(rt.block_on(store.apply_retention()).expect("retention"), 0, "idempotent");

@@ -1,0 +1,570 @@
+//! Arrow Flight SQL on the gRPC port, over the same [`QueryEngine`] as
+//! `/api/v1/sql`: one `SessionContext` per request, read-only SQL.
+//!
+//! - Statements: `GetFlightInfo(CommandStatementQuery)` plans the query (so
+//!   mistakes fail there with `INVALID_ARGUMENT`) and answers a ticket that
+//!   carries the SQL; `DoGet` runs it and streams the batches.
+//! - Prepared statements are stateless: the handle *is* the SQL (plus the
+//!   bound parameter row after `DoPut`), so any server can run it and closing
+//!   is a no-op.
+//! - Metadata: `GetCatalogs`, `GetDbSchemas`, `GetTables` (with schemas),
+//!   `GetTableTypes`, `GetSqlInfo`.
+//!
+//! Dictionary columns (the attributes) are sent hydrated (`Utf8`), and the
+//! advertised schemas say so.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
+    SchemaAsIpc, Ticket,
+};
+use bytes::Bytes;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::ipc::reader::StreamReader;
+use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::datasource::TableType;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{DataFrame, SessionContext};
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use tokio::time::Instant;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::engine::QueryEngine;
+use crate::error::{Error, Result};
+
+/// What `DoGet` answers with.
+type DoGetStream = <FlightSqlServer as FlightService>::DoGetStream;
+
+/// The Flight SQL service; mount it with [`FlightSqlServer::into_service`].
+#[derive(Debug, Clone)]
+pub struct FlightSqlServer {
+    engine: QueryEngine,
+    sql_info: Arc<SqlInfoData>,
+}
+
+impl FlightSqlServer {
+    /// A Flight SQL service over `engine`.
+    pub fn new(engine: QueryEngine) -> Result<Self> {
+        let mut b = SqlInfoDataBuilder::new();
+        b.append(SqlInfo::FlightSqlServerName, "Tidewater");
+        b.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+        // The Arrow IPC format version (Schema.fbs MetadataVersion V5).
+        b.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
+        b.append(SqlInfo::FlightSqlServerReadOnly, true);
+        b.append(SqlInfo::FlightSqlServerSql, true);
+        b.append(SqlInfo::FlightSqlServerSubstrait, false);
+        b.append(SqlInfo::FlightSqlServerTransaction, 0i32); // SQL_SUPPORTED_TRANSACTION_NONE
+        b.append(SqlInfo::FlightSqlServerCancel, false);
+        b.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
+        let sql_info = b.build().map_err(DataFusionError::from)?;
+        Ok(Self { engine, sql_info: Arc::new(sql_info) })
+    }
+
+    /// The tonic service to add to a `tonic::transport::Server`.
+    pub fn into_service(self) -> FlightServiceServer<Self> {
+        FlightServiceServer::new(self)
+    }
+
+    fn context(&self) -> Result<SessionContext, Status> {
+        self.engine.context().map_err(|e| status(&e))
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.engine.config().timeout
+    }
+
+    /// Plan `handle` (read-only) within `deadline`.
+    async fn plan(&self, ctx: &SessionContext, handle: &Handle, deadline: Instant) -> Result<DataFrame, Status> {
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let plan = async {
+            let df = ctx.sql_with_options(&handle.sql, options).await?;
+            match &handle.params {
+                Some(batch) => Ok(df.with_param_values(param_values(batch)?)?),
+                None => Ok::<_, Error>(df),
+            }
+        };
+        match tokio::time::timeout_at(deadline, plan).await {
+            Ok(r) => r.map_err(|e| status(&e)),
+            Err(_) => Err(status(&Error::Timeout(self.engine.config().timeout))),
+        }
+    }
+
+    /// `FlightInfo` for a query: its (hydrated) schema and a ticket for `DoGet`.
+    async fn query_info(&self, handle: &Handle, ticket: Bytes, descriptor: FlightDescriptor) -> Result<FlightInfo, Status> {
+        let ctx = self.context()?;
+        let df = self.plan(&ctx, handle, self.deadline()).await?;
+        let schema = flight_schema(df.schema().as_arrow());
+        let endpoint = FlightEndpoint::new().with_ticket(Ticket::new(ticket));
+        Ok(FlightInfo::new()
+            .try_with_schema(&schema)
+            .map_err(arrow_status)?
+            .with_endpoint(endpoint)
+            .with_descriptor(descriptor))
+    }
+
+    /// Run a query and stream its batches, within the query timeout.
+    async fn run(&self, handle: &Handle) -> Result<Response<DoGetStream>, Status> {
+        let deadline = self.deadline();
+        let ctx = self.context()?;
+        let df = self.plan(&ctx, handle, deadline).await?;
+        let stream = df.execute_stream().await.map_err(|e| status(&e.into()))?;
+        let schema = stream.schema();
+        let timeout = self.engine.config().timeout;
+        let batches = with_deadline(stream, deadline, move || Err(DataFusionError::External(Box::new(Timeout(timeout)))))
+            .map_err(|e| FlightError::Tonic(Box::new(status(&df_error(e)))));
+        let data = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from);
+        Ok(Response::new(Box::pin(data)))
+    }
+
+    /// The tables of every catalog and schema the session knows.
+    async fn tables(&self, with_schema: bool) -> Result<Vec<TableEntry>, Status> {
+        let ctx = self.context()?;
+        let mut out = Vec::new();
+        for catalog_name in ctx.catalog_names() {
+            let Some(catalog) = ctx.catalog(&catalog_name) else { continue };
+            for schema_name in catalog.schema_names() {
+                let Some(schema) = catalog.schema(&schema_name) else { continue };
+                for table in schema.table_names() {
+                    let Some(provider) = schema.table(&table).await.map_err(|e| status(&e.into()))? else { continue };
+                    let kind = match provider.table_type() {
+                        TableType::Base => "TABLE",
+                        TableType::View => "VIEW",
+                        TableType::Temporary => "LOCAL TEMPORARY",
+                    };
+                    let arrow_schema = if with_schema { flight_schema(&provider.schema()) } else { Schema::empty() };
+                    out.push(TableEntry {
+                        catalog: catalog_name.clone(),
+                        schema: schema_name.clone(),
+                        table,
+                        kind,
+                        arrow_schema,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct TableEntry {
+    catalog: String,
+    schema: String,
+    table: String,
+    kind: &'static str,
+    arrow_schema: Schema,
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for FlightSqlServer {
+    type FlightService = FlightSqlServer;
+
+    async fn do_handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
+        // No authentication yet: every handshake succeeds without a token.
+        let reply = HandshakeResponse { protocol_version: 0, payload: Bytes::new() };
+        Ok(Response::new(Box::pin(futures::stream::iter([Ok(reply)]))))
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let handle = Handle { sql: query.query, params: None };
+        let ticket = TicketStatementQuery { statement_handle: handle.encode()? }.as_any().encode_to_vec();
+        Ok(Response::new(self.query_info(&handle, ticket.into(), request.into_inner()).await?))
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        cmd: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let handle = Handle::decode(&cmd.prepared_statement_handle)?;
+        let ticket = cmd.as_any().encode_to_vec();
+        Ok(Response::new(self.query_info(&handle, ticket.into(), request.into_inner()).await?))
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        metadata_info(&query, &schema, request)
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        metadata_info(&query, &schema, request)
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        metadata_info(&query, &schema, request)
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder().schema();
+        metadata_info(&query, &schema, request)
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&self.sql_info).schema();
+        metadata_info(&query, &schema, request)
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.run(&Handle::decode(&ticket.statement_handle)?).await
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        self.run(&Handle::decode(&query.prepared_statement_handle)?).await
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let mut builder = query.into_builder();
+        for name in self.context()?.catalog_names() {
+            builder.append(name);
+        }
+        batch_response(builder.schema(), builder.build())
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let ctx = self.context()?;
+        let mut builder = query.into_builder();
+        for catalog_name in ctx.catalog_names() {
+            if let Some(catalog) = ctx.catalog(&catalog_name) {
+                for schema_name in catalog.schema_names() {
+                    builder.append(&catalog_name, schema_name);
+                }
+            }
+        }
+        batch_response(builder.schema(), builder.build())
+    }
+
+    async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let mut builder = query.into_builder();
+        for t in self.tables(builder.include_schema()).await? {
+            builder.append(t.catalog, t.schema, t.table, t.kind, &t.arrow_schema).map_err(arrow_status)?;
+        }
+        batch_response(builder.schema(), builder.build())
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let mut builder = query.into_builder();
+        for kind in ["TABLE", "VIEW"] {
+            builder.append(kind);
+        }
+        batch_response(builder.schema(), builder.build())
+    }
+
+    async fn do_get_sql_info(&self, query: CommandGetSqlInfo, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+        let builder = query.into_builder(&self.sql_info);
+        batch_response(builder.schema(), builder.build())
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let handle = Handle::decode(&query.prepared_statement_handle)?;
+        let data = request.into_inner().into_inner().map_err(FlightError::from);
+        let batches: Vec<RecordBatch> =
+            FlightRecordBatchStream::new_from_flight_data(data).try_collect().await.map_err(Status::from)?;
+        let params = match batches.first() {
+            Some(first) => concat_batches(&first.schema(), &batches).map_err(arrow_status)?,
+            None => return Err(Status::invalid_argument("DoPut carried no parameter batch")),
+        };
+        let bound = Handle { sql: handle.sql, params: Some(params) };
+        Ok(DoPutPreparedStatementResult { prepared_statement_handle: Some(bound.encode()?) })
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let handle = Handle { sql: query.query, params: None };
+        let ctx = self.context()?;
+        let df = self.plan(&ctx, &handle, self.deadline()).await?;
+        let mut params: Vec<(String, Option<DataType>)> =
+            df.logical_plan().get_parameter_types().map_err(|e| status(&e.into()))?.into_iter().collect();
+        params.sort_by_key(|(name, _)| (name.len(), name.clone()));
+        let param_schema = Schema::new(
+            params.into_iter().map(|(name, t)| Field::new(name, t.unwrap_or(DataType::Null), true)).collect::<Vec<_>>(),
+        );
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: handle.encode()?,
+            dataset_schema: schema_bytes(&flight_schema(df.schema().as_arrow()))?,
+            parameter_schema: schema_bytes(&param_schema)?,
+        })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        _query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        // Handles are self-contained: nothing to release.
+        Ok(())
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// The one place query errors become gRPC statuses: the user's mistakes are
+/// `INVALID_ARGUMENT` with the message, timeouts `DEADLINE_EXCEEDED`, our
+/// faults `INTERNAL` (detail logged, not sent).
+pub fn status(e: &Error) -> Status {
+    match e {
+        Error::Timeout(_) => Status::deadline_exceeded(e.to_string()),
+        Error::DataFusion(DataFusionError::External(inner)) if inner.is::<Timeout>() => {
+            Status::deadline_exceeded(inner.to_string())
+        }
+        e if e.is_user_error() => Status::invalid_argument(e.to_string()),
+        e => {
+            tracing::error!(error = %e, "flight sql request failed");
+            Status::internal("internal error; the server log has the details")
+        }
+    }
+}
+
+fn df_error(e: DataFusionError) -> Error {
+    Error::DataFusion(e)
+}
+
+fn arrow_status(e: ArrowError) -> Status {
+    status(&Error::DataFusion(e.into()))
+}
+
+/// Marker error for a result stream that outlived the query timeout.
+#[derive(Debug)]
+struct Timeout(std::time::Duration);
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "query exceeded the timeout of {:?}", self.0)
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+/// Yield `stream`'s items until `deadline`; then one `on_timeout()` item and the end.
+pub(crate) fn with_deadline<S, T>(
+    stream: S,
+    deadline: Instant,
+    on_timeout: impl Fn() -> T + Send + 'static,
+) -> impl Stream<Item = T> + Send + 'static
+where
+    S: Stream<Item = T> + Send + Unpin + 'static,
+    T: Send + 'static,
+{
+    let on_timeout = Arc::new(on_timeout);
+    futures::stream::unfold(Some(stream), move |state| {
+        let on_timeout = on_timeout.clone();
+        async move {
+            let mut s = state?;
+            match tokio::time::timeout_at(deadline, s.next()).await {
+                Ok(Some(item)) => Some((item, Some(s))),
+                Ok(None) => None,
+                Err(_) => Some((on_timeout(), None)),
+            }
+        }
+    })
+}
+
+/// A statement handle: the SQL and, once bound, one row of parameters.
+///
+/// Layout: `TW1` | u32 LE SQL length | SQL | Arrow IPC stream of the parameters (optional).
+struct Handle {
+    sql: String,
+    params: Option<RecordBatch>,
+}
+
+const HANDLE_MAGIC: &[u8] = b"TW1";
+
+impl Handle {
+    fn encode(&self) -> Result<Bytes, Status> {
+        let len = u32::try_from(self.sql.len()).map_err(|_| Status::invalid_argument("query too long"))?;
+        let mut out = Vec::with_capacity(HANDLE_MAGIC.len() + 4 + self.sql.len());
+        out.extend_from_slice(HANDLE_MAGIC);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(self.sql.as_bytes());
+        if let Some(batch) = &self.params {
+            let mut w = StreamWriter::try_new(&mut out, &batch.schema()).map_err(arrow_status)?;
+            w.write(batch).map_err(arrow_status)?;
+            w.finish().map_err(arrow_status)?;
+        }
+        Ok(out.into())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, Status> {
+        let bad = || Status::invalid_argument("not a Tidewater statement handle");
+        let rest = bytes.strip_prefix(HANDLE_MAGIC).ok_or_else(bad)?;
+        let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| bad())?;
+        if rest.len() < len {
+            return Err(bad());
+        }
+        let (sql, params) = rest.split_at(len);
+        let sql = String::from_utf8(sql.to_vec()).map_err(|_| bad())?;
+        let params = if params.is_empty() {
+            None
+        } else {
+            let mut reader = StreamReader::try_new(params, None).map_err(arrow_status)?;
+            reader.next().transpose().map_err(arrow_status)?
+        };
+        Ok(Self { sql, params })
+    }
+}
+
+/// Positional parameters (`$1`, `$2`, ...) from the single bound row.
+fn param_values(batch: &RecordBatch) -> Result<ParamValues> {
+    if batch.num_rows() != 1 {
+        return Err(Error::BadRequest(format!("bind exactly one row of parameters, not {}", batch.num_rows())));
+    }
+    let values = batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0)).collect::<Result<Vec<_>, _>>()?;
+    Ok(ParamValues::from(values))
+}
+
+/// The schema as sent: dictionary columns hydrated to their value type.
+fn flight_schema(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, value) => f.as_ref().clone().with_data_type(value.as_ref().clone()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new(fields).with_metadata(schema.metadata().clone())
+}
+
+fn schema_bytes(schema: &Schema) -> Result<Bytes, Status> {
+    let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default()).try_into().map_err(arrow_status)?;
+    Ok(bytes)
+}
+
+fn metadata_info<M: ProstMessageExt>(
+    cmd: &M,
+    schema: &Schema,
+    request: Request<FlightDescriptor>,
+) -> Result<Response<FlightInfo>, Status> {
+    let endpoint = FlightEndpoint::new().with_ticket(Ticket::new(cmd.as_any().encode_to_vec()));
+    let info = FlightInfo::new()
+        .try_with_schema(schema)
+        .map_err(arrow_status)?
+        .with_endpoint(endpoint)
+        .with_descriptor(request.into_inner());
+    Ok(Response::new(info))
+}
+
+fn batch_response(schema: SchemaRef, batch: Result<RecordBatch, ArrowError>) -> Result<Response<DoGetStream>, Status> {
+    let batch = batch.map_err(arrow_status)?;
+    let data = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .build(futures::stream::iter([Ok(batch)]))
+        .map_err(Status::from);
+    Ok(Response::new(Box::pin(data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, StringArray};
+
+    #[test]
+    fn handles_round_trip_with_and_without_parameters() {
+        let h = Handle { sql: "SELECT $1, $2".into(), params: None };
+        let back = Handle::decode(&h.encode().expect("encode")).expect("decode");
+        assert_eq!(back.sql, "SELECT $1, $2");
+        assert!(back.params.is_none());
+
+        let batch = RecordBatch::try_from_iter([
+            ("$1", Arc::new(Int64Array::from(vec![7])) as _),
+            ("$2", Arc::new(StringArray::from(vec!["x"])) as _),
+        ])
+        .expect("batch");
+        let h = Handle { sql: "SELECT $1, $2".into(), params: Some(batch.clone()) };
+        let back = Handle::decode(&h.encode().expect("encode")).expect("decode");
+        assert_eq!(back.params, Some(batch.clone()));
+        let ParamValues::List(values) = param_values(&batch).expect("params") else { panic!("positional") };
+        assert_eq!(values[0].value, ScalarValue::Int64(Some(7)));
+    }
+
+    #[test]
+    fn foreign_handles_are_refused() {
+        assert_eq!(Handle::decode(b"SELECT 1").err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
+        assert_eq!(Handle::decode(b"TW1\xff\x00\x00\x00x").err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
+    }
+
+    #[test]
+    fn dictionary_columns_are_advertised_hydrated() {
+        let schema = Schema::new(vec![Field::new(
+            "host",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            true,
+        )]);
+        assert_eq!(flight_schema(&schema).field(0).data_type(), &DataType::Utf8);
+    }
+}

@@ -1,0 +1,192 @@
+//! The PostgreSQL wire protocol on its own port (`pg_addr`), so psql,
+//! psycopg, JDBC and Grafana's PostgreSQL data source can query Tidewater.
+//!
+//! Protocol handling, the `pg_catalog` schema and PostgreSQL's SQL dialect
+//! come from `datafusion-postgres` (on `pgwire`); what is ours:
+//!
+//! - every query (each simple-query message, each extended-protocol `Parse`
+//!   and `Execute`) gets a fresh `SessionContext` from
+//!   [`QueryEngine::context`], with `pg_catalog` and the PostgreSQL
+//!   functions added ([`session`]), and runs within the query timeout;
+//! - the server is read-only ([`read_only`]);
+//! - `version()` and `current_setting()` answer like PostgreSQL 16
+//!   ([`settings`]);
+//! - errors get PostgreSQL SQLSTATEs in one place ([`sql_state`]).
+//!
+//! No authentication and no TLS yet: any user name and database name are
+//! accepted.
+
+mod read_only;
+mod service;
+mod settings;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::error::DataFusionError;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::hooks::QueryHook;
+use datafusion_postgres::pgwire::api::auth::noop::NoopStartupHandler;
+use datafusion_postgres::pgwire::api::auth::StartupHandler;
+use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
+use datafusion_postgres::pgwire::tokio::process_socket;
+use datafusion_postgres::DfSessionService;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::catalog::CATALOG;
+use crate::engine::QueryEngine;
+use crate::error::Error;
+
+pub use settings::{version_string, SERVER_VERSION, SERVER_VERSION_NUM};
+
+/// Serve the PostgreSQL protocol on `listener` until `shutdown` resolves;
+/// then stop accepting and close the open connections.
+pub async fn run(engine: QueryEngine, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let handlers = Arc::new(Handlers::new(engine));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((socket, peer)) => {
+                    let handlers = handlers.clone();
+                    connections.spawn(async move {
+                        if let Err(e) = process_socket(socket, None, handlers).await {
+                            tracing::debug!(%peer, error = %e, "postgres connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a postgres connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// A session for one query: a fresh context from the engine with
+/// `pg_catalog`, PostgreSQL's functions, and the connection's settings.
+pub(crate) fn session(engine: &QueryEngine, client: &(impl ClientInfo + ?Sized)) -> Result<DfSessionService, PgWireError> {
+    let ctx = engine.context().map_err(to_pg)?;
+    setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| to_pg(Error::DataFusion(*e)))?;
+    settings::register(&ctx, client.metadata());
+    Ok(DfSessionService::new_with_hooks(Arc::new(ctx), hooks()))
+}
+
+fn hooks() -> Vec<Arc<dyn QueryHook>> {
+    vec![
+        Arc::new(read_only::ReadOnlyHook),
+        Arc::new(CursorStatementHook),
+        Arc::new(SetShowHook),
+        Arc::new(TransactionStatementHook),
+    ]
+}
+
+/// The SQLSTATE for a query error.
+pub fn sql_state(e: &Error) -> &'static str {
+    match e {
+        Error::Timeout(_) => "57014", // query_canceled
+        Error::BadRequest(_) => "42000",
+        Error::DataFusion(df) => match df.find_root() {
+            DataFusionError::SQL(..) => "42601",           // syntax_error
+            DataFusionError::NotImplemented(_) => "0A000", // feature_not_supported
+            DataFusionError::ResourcesExhausted(_) => "53000",
+            _ if e.is_user_error() => "42000", // syntax_error_or_access_rule_violation
+            _ => "XX000",                      // internal_error
+        },
+    }
+}
+
+/// A query error as the client sees it; our faults are logged here and sent
+/// without detail.
+pub(crate) fn to_pg(e: Error) -> PgWireError {
+    let state = sql_state(&e);
+    let message = if state == "XX000" {
+        tracing::error!(error = %e, "postgres query failed");
+        "internal error; the server log has the details".to_string()
+    } else {
+        e.to_string()
+    };
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), state.into(), message)))
+}
+
+/// The one place errors become PostgreSQL errors: DataFusion errors that
+/// `datafusion-postgres` passes up as `ApiError` get their SQLSTATE here.
+struct Errors;
+
+impl ErrorHandler for Errors {
+    fn on_error<C: ClientInfo>(&self, _client: &C, error: &mut PgWireError) {
+        *error = match std::mem::replace(error, PgWireError::QueryCanceled) {
+            PgWireError::ApiError(inner) => match inner.downcast::<DataFusionError>() {
+                Ok(df) => to_pg(Error::DataFusion(*df)),
+                Err(other) => PgWireError::ApiError(other),
+            },
+            other => other,
+        };
+    }
+}
+
+/// Accept any user: there is no authentication yet.
+struct Startup {
+    connections: Arc<ConnectionManager>,
+}
+
+impl NoopStartupHandler for Startup {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(self.connections.clone())
+    }
+}
+
+struct Handlers {
+    query: Arc<service::Service>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl Handlers {
+    fn new(engine: QueryEngine) -> Self {
+        let connections = Arc::new(ConnectionManager::new());
+        Self {
+            query: Arc::new(service::Service::new(engine)),
+            startup: Arc::new(Startup { connections: connections.clone() }),
+            cancel: Arc::new(DefaultCancelHandler::new(connections)),
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.query.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.query.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.startup.clone()
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(Errors)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.cancel.clone()
+    }
+}

@@ -1,0 +1,142 @@
+//! The query handlers: each simple query and each extended-protocol
+//! `Parse`/`Execute` builds a fresh session ([`super::session`]) and hands
+//! the work to `datafusion-postgres`'s `DfSessionService`, bounded by the
+//! query timeout (result rows included).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::{DfSessionService, Parser};
+use futures::Sink;
+use tokio::time::Instant;
+
+use super::{session, to_pg};
+use crate::engine::QueryEngine;
+use crate::error::Error;
+use crate::flight_sql::with_deadline;
+
+/// A parsed statement: the SQL and, unless empty, the statement and its plan
+/// (the shape `datafusion-postgres` keeps in the portal store).
+pub(crate) type PgStatement = (String, Option<(Statement, LogicalPlan)>);
+
+/// Simple and extended query handling over the engine.
+pub(crate) struct Service {
+    engine: QueryEngine,
+    parser: Arc<PgParser>,
+}
+
+impl Service {
+    pub(crate) fn new(engine: QueryEngine) -> Self {
+        // Describing a parsed statement (parameter and result types) reads
+        // only the statement's plan, so one long-lived parser does it.
+        let describe = DfSessionService::new(Arc::new(SessionContext::new())).query_parser();
+        Self { parser: Arc::new(PgParser { engine: engine.clone(), describe }), engine }
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.engine.config().timeout
+    }
+
+    fn timeout(&self) -> PgWireError {
+        to_pg(Error::Timeout(self.engine.config().timeout))
+    }
+
+    /// Bound a query response's rows by `deadline`.
+    fn bounded(&self, response: Response, deadline: Instant) -> Response {
+        match response {
+            Response::Query(mut q) => {
+                let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+                let timeout = self.engine.config().timeout;
+                q.data_rows = Box::pin(with_deadline(rows, deadline, move || Err(to_pg(Error::Timeout(timeout)))));
+                Response::Query(q)
+            }
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Service {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        tracing::debug!(query, "postgres simple query");
+        let deadline = self.deadline();
+        let service = session(&self.engine, client)?;
+        let run = SimpleQueryHandler::do_query(&service, client, query);
+        let responses = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
+        Ok(responses.into_iter().map(|r| self.bounded(r, deadline)).collect())
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Service {
+    type Statement = PgStatement;
+    type QueryParser = PgParser;
+
+    fn query_parser(&self) -> Arc<PgParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<PgStatement>, max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = PgStatement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        tracing::debug!(query = %portal.statement.statement.0, "postgres extended query");
+        let deadline = self.deadline();
+        let service = session(&self.engine, client)?;
+        let run = ExtendedQueryHandler::do_query(&service, client, portal, max_rows);
+        let response = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
+        Ok(self.bounded(response, deadline))
+    }
+}
+
+/// Parses (and plans) each statement in a fresh session.
+pub(crate) struct PgParser {
+    engine: QueryEngine,
+    describe: Arc<Parser>,
+}
+
+#[async_trait]
+impl QueryParser for PgParser {
+    type Statement = PgStatement;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<PgStatement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        tracing::debug!(sql, "postgres parse");
+        let service = session(&self.engine, client)?;
+        let parser = ExtendedQueryHandler::query_parser(&service);
+        let run = parser.parse_sql(client, sql, types);
+        let timeout = self.engine.config().timeout;
+        tokio::time::timeout(timeout, run).await.map_err(|_| to_pg(Error::Timeout(timeout)))?
+    }
+
+    fn get_parameter_types(&self, stmt: &PgStatement) -> PgWireResult<Vec<Type>> {
+        self.describe.get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(&self, stmt: &PgStatement, column_format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        self.describe.get_result_schema(stmt, column_format)
+    }
+}

@@ -1,0 +1,185 @@
+//! `system.*` tables: what the store holds, computed at query time.
+//!
+//! - `system.tables`: one row per table with its metadata (kind,
+//!   temporality, monotonicity, unit, description, original OTel name) and
+//!   its size (rows, segments, bytes on disk, first and last time).
+//! - `system.segments`: one row per segment file (table, partition, time
+//!   range, rows, bytes, path).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::Result;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use tidewater_storage::schema::{
+    time_type, META_DESCRIPTION, META_KIND, META_MONOTONIC, META_ORIGINAL_NAME, META_TEMPORALITY, META_UNIT,
+};
+use tidewater_storage::Store;
+
+/// Schema name of the system tables.
+pub const SYSTEM: &str = "system";
+
+type Builder = fn(&Store) -> Result<RecordBatch>;
+
+/// The `system` schema.
+#[derive(Debug)]
+pub struct SystemSchema {
+    store: Arc<Store>,
+}
+
+impl SystemSchema {
+    /// System tables over `store`.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store }
+    }
+
+    fn lookup(name: &str) -> Option<(SchemaRef, Builder)> {
+        match name {
+            "tables" => Some((tables_schema(), build_tables as Builder)),
+            "segments" => Some((segments_schema(), build_segments as Builder)),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for SystemSchema {
+    fn table_names(&self) -> Vec<String> {
+        vec!["segments".into(), "tables".into()]
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(Self::lookup(name).map(|(schema, build)| {
+            Arc::new(SystemTable { schema, build, store: self.store.clone() }) as Arc<dyn TableProvider>
+        }))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        Self::lookup(name).is_some()
+    }
+}
+
+/// A system table: its rows are built from the store when scanned.
+#[derive(Debug)]
+struct SystemTable {
+    schema: SchemaRef,
+    build: Builder,
+    store: Arc<Store>,
+}
+
+#[async_trait]
+impl TableProvider for SystemTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batch = (self.build)(&self.store)?;
+        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
+    }
+}
+
+fn utf8(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+
+fn u64s(name: &str) -> Field {
+    Field::new(name, DataType::UInt64, false)
+}
+
+fn tables_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, false),
+        utf8("kind"),
+        utf8("temporality"),
+        Field::new("monotonic", DataType::Boolean, true),
+        utf8("unit"),
+        utf8("description"),
+        utf8("original_name"),
+        u64s("columns"),
+        u64s("rows"),
+        u64s("segments"),
+        u64s("bytes_on_disk"),
+        Field::new("min_time", time_type(), true),
+        Field::new("max_time", time_type(), true),
+    ]))
+}
+
+fn build_tables(store: &Store) -> Result<RecordBatch> {
+    let stats = store.table_stats();
+    let meta = |key: &str| -> ArrayRef {
+        Arc::new(StringArray::from(
+            stats
+                .iter()
+                .map(|s| store.table_schema(&s.table).and_then(|sc| sc.metadata().get(key).cloned()))
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let monotonic: BooleanArray = stats
+        .iter()
+        .map(|s| store.table_schema(&s.table).and_then(|sc| sc.metadata().get(META_MONOTONIC).map(|v| v == "true")))
+        .collect();
+    let columns: UInt64Array =
+        stats.iter().map(|s| store.table_schema(&s.table).map_or(0, |sc| sc.fields().len() as u64)).collect();
+    let ts = |v: Vec<Option<i64>>| Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(stats.iter().map(|s| s.table.clone()).collect::<Vec<_>>())),
+        meta(META_KIND),
+        meta(META_TEMPORALITY),
+        Arc::new(monotonic),
+        meta(META_UNIT),
+        meta(META_DESCRIPTION),
+        meta(META_ORIGINAL_NAME),
+        Arc::new(columns),
+        Arc::new(UInt64Array::from(stats.iter().map(|s| s.rows).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(stats.iter().map(|s| s.segments).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(stats.iter().map(|s| s.bytes_on_disk).collect::<Vec<_>>())),
+        ts(stats.iter().map(|s| s.min_time).collect()),
+        ts(stats.iter().map(|s| s.max_time).collect()),
+    ];
+    Ok(RecordBatch::try_new(tables_schema(), cols)?)
+}
+
+fn segments_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        u64s("id"),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("partition", DataType::Utf8, false),
+        Field::new("min_time", time_type(), false),
+        Field::new("max_time", time_type(), false),
+        u64s("rows"),
+        u64s("bytes"),
+        Field::new("path", DataType::Utf8, false),
+    ]))
+}
+
+fn build_segments(store: &Store) -> Result<RecordBatch> {
+    let segs = store.segments();
+    let ts = |v: Vec<i64>| Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(segs.iter().map(|s| s.id).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(segs.iter().map(|s| s.table.clone()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(segs.iter().map(|s| s.partition.clone()).collect::<Vec<_>>())),
+        ts(segs.iter().map(|s| s.min_time).collect()),
+        ts(segs.iter().map(|s| s.max_time).collect()),
+        Arc::new(UInt64Array::from(segs.iter().map(|s| s.rows).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(segs.iter().map(|s| s.bytes).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(segs.iter().map(|s| s.path.clone()).collect::<Vec<_>>())),
+    ];
+    Ok(RecordBatch::try_new(segments_schema(), cols)?)
+}
