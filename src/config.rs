@@ -18,8 +18,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// OTLP/HTTP, SQL API and health endpoints.
     pub http_addr: String,
-    /// OTLP/gRPC.
+    /// OTLP/gRPC and Arrow Flight SQL.
     pub grpc_addr: String,
+    /// PostgreSQL wire protocol (psql, psycopg, Grafana's PostgreSQL data source).
+    pub pg_addr: String,
     /// Storage settings.
     pub storage: StorageSection,
     /// Ingest limits.
@@ -34,6 +36,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./tidewater-data"),
             http_addr: "0.0.0.0:4318".into(),
             grpc_addr: "0.0.0.0:4317".into(),
+            // 5433, not 5432: a PostgreSQL on the same host keeps its port.
+            pg_addr: "0.0.0.0:5433".into(),
             storage: StorageSection::default(),
             ingest: IngestSection::default(),
             query: QuerySection::default(),
@@ -55,6 +59,18 @@ pub struct StorageSection {
     pub flush_interval_secs: u64,
     /// Refuse writes with 429 past this many buffered bytes.
     pub max_memory_bytes: usize,
+    /// Compact a day-partition of a table once it has this many segments.
+    pub compaction_min_segments: usize,
+    /// Most segments merged by one compaction job.
+    pub compaction_max_segments: usize,
+    /// Most input bytes of one compaction job (bounds its memory and I/O).
+    pub compaction_max_bytes: u64,
+    /// Drop day-partitions older than this many hours (0: keep forever).
+    pub retention_hours: u64,
+    /// Per-table retention in hours, overriding `retention_hours`.
+    pub table_retention_hours: std::collections::HashMap<String, u64>,
+    /// Seconds a replaced segment file is kept for queries still reading it.
+    pub deletion_grace_secs: u64,
 }
 
 impl Default for StorageSection {
@@ -66,6 +82,12 @@ impl Default for StorageSection {
             flush_bytes: d.flush_bytes,
             flush_interval_secs: d.flush_age.as_secs(),
             max_memory_bytes: d.max_memory_bytes,
+            compaction_min_segments: d.compaction_min_segments,
+            compaction_max_segments: d.compaction_max_segments,
+            compaction_max_bytes: d.compaction_max_bytes,
+            retention_hours: d.retention.map_or(0, |r| r.as_secs() / 3600),
+            table_retention_hours: std::collections::HashMap::new(),
+            deletion_grace_secs: d.deletion_grace.as_secs(),
         }
     }
 }
@@ -128,6 +150,9 @@ impl Config {
         if !matches!(self.storage.wal_sync.as_str(), "always" | "interval" | "none") {
             return Err(format!("storage.wal_sync must be always, interval or none, not {:?}", self.storage.wal_sync));
         }
+        if self.storage.compaction_min_segments < 2 {
+            return Err("storage.compaction_min_segments must be at least 2".into());
+        }
         if self.ingest.max_request_bytes == 0 {
             return Err("ingest.max_request_bytes must be positive".into());
         }
@@ -148,6 +173,13 @@ impl Config {
         c.flush_bytes = self.storage.flush_bytes;
         c.flush_age = Duration::from_secs(self.storage.flush_interval_secs);
         c.max_memory_bytes = self.storage.max_memory_bytes;
+        c.compaction_min_segments = self.storage.compaction_min_segments;
+        c.compaction_max_segments = self.storage.compaction_max_segments;
+        c.compaction_max_bytes = self.storage.compaction_max_bytes;
+        let hours = |h: u64| Duration::from_secs(h.saturating_mul(3600));
+        c.retention = (self.storage.retention_hours > 0).then(|| hours(self.storage.retention_hours));
+        c.table_retention = self.storage.table_retention_hours.iter().map(|(t, h)| (t.clone(), hours(*h))).collect();
+        c.deletion_grace = Duration::from_secs(self.storage.deletion_grace_secs);
         c
     }
 
@@ -183,6 +215,7 @@ mod tests {
         let c = Config::from_file(&path).expect("example config parses");
         c.validate().expect("example config is valid");
         assert_eq!(c.http_addr, "0.0.0.0:4318");
+        assert_eq!(c.pg_addr, "0.0.0.0:5433");
     }
 
     #[test]

@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: OTLP/gRPC, OTLP/HTTP, the SQL API.
+    /// Run the server: OTLP/gRPC, OTLP/HTTP, the SQL API, Flight SQL, PostgreSQL wire.
     Serve(ServeArgs),
     /// Run a SQL query against a server and print the result.
     Sql(sql_cli::SqlArgs),
@@ -33,9 +33,12 @@ struct ServeArgs {
     /// HTTP listen address (OTLP/HTTP, SQL API). Default 0.0.0.0:4318.
     #[arg(long, env = "TIDEWATER_HTTP_ADDR")]
     http_addr: Option<String>,
-    /// gRPC listen address (OTLP/gRPC). Default 0.0.0.0:4317.
+    /// gRPC listen address (OTLP/gRPC, Arrow Flight SQL). Default 0.0.0.0:4317.
     #[arg(long, env = "TIDEWATER_GRPC_ADDR")]
     grpc_addr: Option<String>,
+    /// PostgreSQL wire protocol listen address. Default 0.0.0.0:5433.
+    #[arg(long, env = "TIDEWATER_PG_ADDR")]
+    pg_addr: Option<String>,
     /// TOML configuration file; flags and environment variables override it.
     #[arg(long, env = "TIDEWATER_CONFIG")]
     config: Option<PathBuf>,
@@ -55,6 +58,9 @@ impl ServeArgs {
         }
         if let Some(a) = self.grpc_addr {
             c.grpc_addr = a;
+        }
+        if let Some(a) = self.pg_addr {
+            c.pg_addr = a;
         }
         c.validate()?;
         Ok(c)

@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tidewater_ingest::grpc::{Logs, Metrics, OtlpService};
 use tidewater_ingest::Ingester;
+use tidewater_query::flight_sql::FlightSqlServer;
 use tidewater_query::QueryEngine;
 use tidewater_storage::Store;
 use tokio::net::TcpListener;
@@ -34,11 +35,14 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
 
     let http_listener = bind(&cfg.http_addr).await?;
     let grpc_listener = bind(&cfg.grpc_addr).await?;
+    let pg_listener = bind(&cfg.pg_addr).await?;
     let http_local = local(&http_listener)?;
     let grpc_local = local(&grpc_listener)?;
+    let pg_local = local(&pg_listener)?;
+    let flight_sql = FlightSqlServer::new(engine.clone()).map_err(|e| format!("flight sql: {e}"))?;
 
     let app = tidewater_ingest::http::router(ingester.clone())
-        .merge(tidewater_query::http::router(engine))
+        .merge(tidewater_query::http::router(engine.clone()))
         .merge(health_router(ready.clone()))
         .fallback(not_found);
 
@@ -59,12 +63,19 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         tonic::transport::Server::builder()
             .add_service(OtlpService::<Metrics>::new(ingester.clone()))
             .add_service(OtlpService::<Logs>::new(ingester))
+            .add_service(flight_sql.into_service())
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = rx.wait_for(|s| *s).await;
             })
     });
+    let pg = tokio::spawn({
+        let mut rx = stop_rx.clone();
+        tidewater_query::pgwire::run(engine, pg_listener, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })
+    });
     ready.store(true, Ordering::SeqCst);
-    tracing::info!(http_addr = %http_local, grpc_addr = %grpc_local, "listening");
+    tracing::info!(http_addr = %http_local, grpc_addr = %grpc_local, pg_addr = %pg_local, "listening");
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight, then flushing");
@@ -75,6 +86,9 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
     }
     if let Ok(Err(e)) = grpc.await {
         tracing::warn!(error = %e, "grpc server ended with an error");
+    }
+    if let Ok(Err(e)) = pg.await {
+        tracing::warn!(error = %e, "postgres server ended with an error");
     }
     flusher.abort();
     store.close().await.map_err(|e| format!("final flush: {e}"))?;

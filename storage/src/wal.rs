@@ -300,4 +300,35 @@ mod tests {
         assert_eq!(r.valid_len, 0);
         assert!(r.dropped.is_some());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Fuzz the WAL reader: any bytes after a valid header replay
+        /// without panicking, and never yield more than was written.
+        #[test]
+        fn arbitrary_tails_never_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            let mut data = header().to_vec();
+            data.extend_from_slice(&tail);
+            let r = replay_bytes(&data).expect("valid header");
+            proptest::prop_assert!(r.valid_len as usize <= data.len());
+        }
+
+        /// A valid file cut anywhere replays a prefix of its records.
+        #[test]
+        fn any_cut_replays_a_prefix(cut in 0usize..100_000, flip in proptest::prelude::any::<Option<(usize, u8)>>()) {
+            let recs: Vec<_> = (0..4).map(|i| vec![("t".to_string(), batch(i as f64))]).collect();
+            let mut data = file_with(&recs);
+            if let Some((at, bits)) = flip {
+                let at = HEADER_LEN + at % (data.len() - HEADER_LEN);
+                data[at] ^= bits | 1;
+            }
+            let cut = HEADER_LEN + cut % (data.len() - HEADER_LEN + 1);
+            let r = replay_bytes(&data[..cut]).expect("valid header");
+            proptest::prop_assert!(r.records.len() <= recs.len());
+            for (got, want) in r.records.iter().zip(&recs) {
+                proptest::prop_assert_eq!(&got[0].1, &want[0].1);
+            }
+        }
+    }
 }
