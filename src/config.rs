@@ -106,6 +106,8 @@ pub struct IngestSection {
     pub max_name_len: usize,
     /// Active series per table (0: unlimited); points of new series past it are refused.
     pub max_series_per_table: usize,
+    /// Ingest requests handled at once; more get 429 / UNAVAILABLE.
+    pub max_inflight_requests: usize,
 }
 
 impl Default for IngestSection {
@@ -117,6 +119,7 @@ impl Default for IngestSection {
             max_attribute_value_len: l.point.max_value_len,
             max_name_len: l.point.max_name_len,
             max_series_per_table: l.max_series_per_table,
+            max_inflight_requests: l.max_inflight_requests,
         }
     }
 }
@@ -193,6 +196,7 @@ impl Config {
                 max_name_len: self.ingest.max_name_len,
             },
             max_series_per_table: self.ingest.max_series_per_table,
+            max_inflight_requests: self.ingest.max_inflight_requests,
         }
     }
 

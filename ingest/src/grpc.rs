@@ -104,6 +104,11 @@ impl<S: Signal> tower::Service<Request<Body>> for OtlpService<S> {
             if !req.uri().path().ends_with("/Export") {
                 return Ok(Status::unimplemented(format!("no method {}", req.uri().path())).into_http());
             }
+            // Admission before tonic reads the body bounds ingest memory.
+            let _permit = match ingester.admit() {
+                Ok(p) => p,
+                Err(e) => return Ok(e.grpc_status().into_http()),
+            };
             let limit = ingester.limits().max_request_bytes;
             let mut compression = EnabledCompressionEncodings::default();
             compression.enable(CompressionEncoding::Gzip);

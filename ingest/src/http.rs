@@ -44,6 +44,7 @@ pub fn router(ingester: Ingester) -> Router {
         .route("/v1/logs", post(export::<Logs>))
         .route(remote_write::PATH, post(prometheus_remote_write))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(ingester.clone(), admit))
         .with_state(ingester)
 }
 
@@ -92,6 +93,14 @@ fn json_body<T: serde::Serialize>(resp: &T) -> Result<Vec<u8>> {
         }
     }
     serde_json::to_vec(&v).map_err(|e| Error::Malformed(e.to_string()))
+}
+
+/// Refuse a request before its body is read when too many are in flight.
+async fn admit(State(ingester): State<Ingester>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match ingester.admit() {
+        Ok(_permit) => next.run(req).await,
+        Err(e) => text_error_response(&e),
+    }
 }
 
 async fn prometheus_remote_write(State(ingester): State<Ingester>, headers: HeaderMap, body: Bytes) -> Response {

@@ -26,11 +26,20 @@ pub struct IngestLimits {
     pub point: PointLimits,
     /// Active series per table (0: unlimited); new series past it are refused.
     pub max_series_per_table: usize,
+    /// Ingest requests handled at once (bodies in memory); more get 429 /
+    /// `UNAVAILABLE` before their body is read. With `max_request_bytes`
+    /// this bounds ingest memory.
+    pub max_inflight_requests: usize,
 }
 
 impl Default for IngestLimits {
     fn default() -> Self {
-        Self { max_request_bytes: 64 << 20, point: PointLimits::default(), max_series_per_table: 200_000 }
+        Self {
+            max_request_bytes: 64 << 20,
+            point: PointLimits::default(),
+            max_series_per_table: 200_000,
+            max_inflight_requests: 64,
+        }
     }
 }
 
@@ -51,13 +60,27 @@ pub struct Ingester {
     store: Arc<Store>,
     limits: IngestLimits,
     series: Arc<SeriesLimiter>,
+    inflight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ingester {
     /// An ingester writing to `store`.
     pub fn new(store: Arc<Store>, limits: IngestLimits) -> Self {
         let series = Arc::new(SeriesLimiter::new(limits.max_series_per_table, Duration::from_secs(3600)));
-        Self { store, limits, series }
+        let inflight = Arc::new(tokio::sync::Semaphore::new(limits.max_inflight_requests.max(1)));
+        Self { store, limits, series, inflight }
+    }
+
+    /// Admit one request, or refuse it as overloaded when
+    /// `max_inflight_requests` are already being handled. Hold the permit
+    /// until the request is answered.
+    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.inflight.clone().try_acquire_owned().map_err(|_| {
+            crate::Error::Storage(tidewater_storage::Error::Overloaded(format!(
+                "{} ingest requests in flight",
+                self.limits.max_inflight_requests
+            )))
+        })
     }
 
     /// The configured limits.
@@ -107,5 +130,24 @@ impl Ingester {
         reasons.truncate(5);
         tracing::debug!(signal, accepted, rejected, "export");
         Ok(Stored { accepted, rejected, message: reasons.join("; ") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidewater_storage::StoreConfig;
+
+    #[test]
+    fn admission_refuses_past_the_in_flight_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(StoreConfig::new(dir.path())).expect("store");
+        let ingester = Ingester::new(store, IngestLimits { max_inflight_requests: 2, ..IngestLimits::default() });
+        let a = ingester.admit().expect("first");
+        let _b = ingester.admit().expect("second");
+        let err = ingester.admit().expect_err("third is refused");
+        assert!(err.is_retryable() && err.to_string().contains("2 ingest requests in flight"), "{err}");
+        drop(a);
+        let _c = ingester.admit().expect("a permit came back");
     }
 }
