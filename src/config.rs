@@ -132,12 +132,25 @@ pub struct QuerySection {
     pub memory_limit_bytes: usize,
     /// Longest a query may run, in seconds.
     pub timeout_secs: u64,
+    /// Queries running at once; more get 429.
+    pub max_concurrent_queries: usize,
+    /// Most rows one result may have.
+    pub max_result_rows: usize,
+    /// Threads of the query runtime (separate from ingest, so a runaway
+    /// query never delays OTLP acknowledgements).
+    pub threads: usize,
 }
 
 impl Default for QuerySection {
     fn default() -> Self {
         let q = QueryConfig::default();
-        Self { memory_limit_bytes: q.memory_limit_bytes, timeout_secs: q.timeout.as_secs() }
+        Self {
+            memory_limit_bytes: q.memory_limit_bytes,
+            timeout_secs: q.timeout.as_secs(),
+            max_concurrent_queries: q.max_concurrent_queries,
+            max_result_rows: q.max_result_rows,
+            threads: 2,
+        }
     }
 }
 
@@ -200,11 +213,14 @@ impl Config {
         }
     }
 
-    /// Query limits.
-    pub fn query_config(&self) -> QueryConfig {
+    /// Query limits, running on `runtime`.
+    pub fn query_config(&self, runtime: Option<tokio::runtime::Handle>) -> QueryConfig {
         QueryConfig {
             memory_limit_bytes: self.query.memory_limit_bytes,
             timeout: Duration::from_secs(self.query.timeout_secs),
+            max_concurrent_queries: self.query.max_concurrent_queries,
+            max_result_rows: self.query.max_result_rows,
+            runtime,
         }
     }
 }

@@ -77,6 +77,11 @@ fn init_logging() {
         .init();
 }
 
+/// Queries run on their own threads so a runaway query never delays ingest.
+fn query_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().thread_name("tidewater-query").build()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("tidewater").build() {
@@ -90,7 +95,14 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             init_logging();
             match args.resolve() {
-                Ok(cfg) => runtime.block_on(server::serve(cfg)),
+                Ok(cfg) => match query_runtime(cfg.query.threads) {
+                    Ok(queries) => {
+                        let r = runtime.block_on(server::serve(cfg, Some(queries.handle().clone())));
+                        queries.shutdown_background();
+                        r
+                    }
+                    Err(e) => Err(format!("cannot start the query runtime: {e}")),
+                },
                 Err(e) => Err(format!("configuration: {e}")),
             }
         }

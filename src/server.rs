@@ -20,8 +20,9 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 
-/// Run the server with `cfg` until a shutdown signal.
-pub async fn serve(cfg: Config) -> Result<(), String> {
+/// Run the server with `cfg` until a shutdown signal; queries run on
+/// `query_runtime` when given.
+pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -> Result<(), String> {
     let store_cfg = cfg.store_config();
     tracing::info!(data_dir = %cfg.data_dir.display(), "opening store");
     let store = tokio::task::spawn_blocking(move || Store::open(store_cfg))
@@ -30,7 +31,7 @@ pub async fn serve(cfg: Config) -> Result<(), String> {
         .map_err(|e| format!("opening the store: {e}"))?;
     let flusher = store.spawn_flusher();
     let ingester = Ingester::new(store.clone(), cfg.ingest_limits());
-    let engine = QueryEngine::new(store.clone(), cfg.query_config()).map_err(|e| e.to_string())?;
+    let engine = QueryEngine::new(store.clone(), cfg.query_config(query_runtime)).map_err(|e| e.to_string())?;
     let ready = Arc::new(AtomicBool::new(false));
 
     let http_listener = bind(&cfg.http_addr).await?;

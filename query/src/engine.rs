@@ -15,7 +15,11 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tidewater_storage::Store;
 
 use crate::catalog::{StoreSchema, CATALOG, SCHEMA};
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
 use crate::error::{Error, Result};
+use crate::query_log::{QueryLog, Tracker};
 use crate::system::{SystemSchema, SYSTEM};
 
 /// Query limits.
@@ -23,13 +27,25 @@ use crate::system::{SystemSchema, SYSTEM};
 pub struct QueryConfig {
     /// Memory one query may use for sorts, joins and aggregations.
     pub memory_limit_bytes: usize,
-    /// Longest a query may run.
+    /// Longest a query may run (a request may ask for less, never more).
     pub timeout: Duration,
+    /// Queries running at once; more are refused (429).
+    pub max_concurrent_queries: usize,
+    /// Most rows a result may have.
+    pub max_result_rows: usize,
+    /// Runtime the queries execute on, apart from ingest (None: the caller's).
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        Self { memory_limit_bytes: 1 << 30, timeout: Duration::from_secs(60) }
+        Self {
+            memory_limit_bytes: 1 << 30,
+            timeout: Duration::from_secs(60),
+            max_concurrent_queries: 16,
+            max_result_rows: 1_000_000,
+            runtime: None,
+        }
     }
 }
 
@@ -40,6 +56,8 @@ pub struct QueryEngine {
     config: QueryConfig,
     registry: Arc<DefaultObjectStoreRegistry>,
     segments_url: ObjectStoreUrl,
+    permits: Arc<Semaphore>,
+    log: Arc<QueryLog>,
 }
 
 /// A query's result: its schema and batches.
@@ -57,7 +75,8 @@ impl QueryEngine {
         let segments_url = ObjectStoreUrl::parse("tidewater://segments/")?;
         let registry = Arc::new(DefaultObjectStoreRegistry::new());
         registry.register_store(segments_url.as_ref(), store.object_store());
-        Ok(Self { store, config, registry, segments_url })
+        let permits = Arc::new(Semaphore::new(config.max_concurrent_queries.max(1)));
+        Ok(Self { store, config, registry, segments_url, permits, log: Arc::new(QueryLog::default()) })
     }
 
     /// The configured limits.
@@ -84,23 +103,72 @@ impl QueryEngine {
         crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(SCHEMA, Arc::new(StoreSchema::new(self.store.clone(), self.segments_url.clone())))?;
-        catalog.register_schema(SYSTEM, Arc::new(SystemSchema::new(self.store.clone())))?;
+        catalog.register_schema(SYSTEM, Arc::new(SystemSchema::new(self.store.clone(), self.log.clone())))?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         Ok(ctx)
     }
 
-    /// Plan and run `sql`, collecting the result, within the timeout.
+    /// Plan and run `sql`, collecting the result, within the limits.
     pub async fn execute(&self, sql: &str) -> Result<QueryResult> {
+        self.execute_with(sql, None).await
+    }
+
+    /// Like [`QueryEngine::execute`] with a per-request timeout, capped by
+    /// the configured one. The query runs on the query runtime; dropping the
+    /// returned future (the client went away) cancels it.
+    pub async fn execute_with(&self, sql: &str, timeout: Option<Duration>) -> Result<QueryResult> {
+        let _permit =
+            self.permits.clone().try_acquire_owned().map_err(|_| Error::TooManyQueries(self.config.max_concurrent_queries))?;
+        let timeout = timeout.map_or(self.config.timeout, |t| t.min(self.config.timeout));
+        let tracker = Tracker::new(&self.log, sql);
         let ctx = self.context()?;
-        let run = async {
-            let df = ctx.sql(sql).await?;
+        let max_rows = self.config.max_result_rows;
+        let sql_owned = sql.to_string();
+        let run = async move {
+            let df = ctx.sql(&sql_owned).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
+            let mut stream = df.execute_stream().await?;
+            let mut batches = Vec::new();
+            let mut rows = 0usize;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows();
+                if rows > max_rows {
+                    return Err(Error::ResultTooLarge(max_rows));
+                }
+                batches.push(batch);
+            }
             Ok::<_, Error>(QueryResult { schema, batches })
         };
-        match tokio::time::timeout(self.config.timeout, run).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout(self.config.timeout)),
+        let task = match &self.config.runtime {
+            Some(handle) => handle.spawn(run),
+            None => tokio::spawn(run),
+        };
+        let mut task = AbortOnDrop(task);
+        let result = match tokio::time::timeout(timeout, &mut task.0).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(Error::Task(e.to_string())),
+            Err(_) => Err(Error::Timeout(timeout)),
+        };
+        match &result {
+            Ok(r) => tracker.finish("ok", r.batches.iter().map(|b| b.num_rows() as u64).sum(), None),
+            Err(Error::Timeout(_)) => tracker.finish("timeout", 0, Some(format!("timeout after {timeout:?}"))),
+            Err(e) => tracker.finish("error", 0, Some(e.to_string())),
         }
+        result
+    }
+
+    /// Running and recent queries.
+    pub fn query_log(&self) -> Arc<QueryLog> {
+        self.log.clone()
+    }
+}
+
+/// Aborts the query task when dropped (timeout, or the caller went away).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

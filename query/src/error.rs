@@ -16,6 +16,15 @@ pub enum Error {
     /// The query ran longer than allowed.
     #[error("query exceeded the timeout of {0:?}")]
     Timeout(std::time::Duration),
+    /// Too many queries are running.
+    #[error("too many queries running (limit {0}); retry later")]
+    TooManyQueries(usize),
+    /// The result has more rows than allowed.
+    #[error("the result has more than max_result_rows = {0} rows; add a LIMIT or aggregate")]
+    ResultTooLarge(usize),
+    /// The query task failed outside DataFusion (a bug).
+    #[error("query task failed: {0}")]
+    Task(String),
 }
 
 /// Result with the query [`Error`].
@@ -25,8 +34,9 @@ impl Error {
     /// Whether the user's request caused the error (as opposed to a fault of ours).
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::BadRequest(_) | Error::Timeout(_) => true,
-            Error::DataFusion(e) => is_user_df_error(e),
+            Error::BadRequest(_) | Error::Timeout(_) | Error::TooManyQueries(_) | Error::ResultTooLarge(_) => true,
+            Error::Task(_) => false,
+            Error::DataFusion(e) => is_user_df_error(e.find_root()),
         }
     }
 
@@ -34,6 +44,7 @@ impl Error {
     pub fn http_status(&self) -> StatusCode {
         match self {
             Error::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Error::TooManyQueries(_) => StatusCode::TOO_MANY_REQUESTS,
             e if e.is_user_error() => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

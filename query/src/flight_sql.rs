@@ -29,18 +29,17 @@ use arrow_flight::sql::{
     TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
     SchemaAsIpc, Ticket,
 };
 use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
-use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::datasource::TableType;
+use datafusion::common::{ParamValues, ScalarValue, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -56,10 +55,16 @@ use crate::error::{Error, Result};
 type DoGetStream = <FlightSqlServer as FlightService>::DoGetStream;
 
 /// The Flight SQL service; mount it with [`FlightSqlServer::into_service`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FlightSqlServer {
     engine: QueryEngine,
     sql_info: Arc<SqlInfoData>,
+}
+
+impl std::fmt::Debug for FlightSqlServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlightSqlServer").field("engine", &self.engine).finish_non_exhaustive()
+    }
 }
 
 impl FlightSqlServer {
@@ -76,7 +81,7 @@ impl FlightSqlServer {
         b.append(SqlInfo::FlightSqlServerTransaction, 0i32); // SQL_SUPPORTED_TRANSACTION_NONE
         b.append(SqlInfo::FlightSqlServerCancel, false);
         b.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
-        let sql_info = b.build().map_err(DataFusionError::from)?;
+        let sql_info = b.build().map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(Self { engine, sql_info: Arc::new(sql_info) })
     }
 
@@ -136,30 +141,39 @@ impl FlightSqlServer {
         Ok(Response::new(Box::pin(data)))
     }
 
-    /// The tables of every catalog and schema the session knows.
+    /// Every table the session knows, as `information_schema.tables` lists
+    /// them (so `information_schema` itself is included).
     async fn tables(&self, with_schema: bool) -> Result<Vec<TableEntry>, Status> {
         let ctx = self.context()?;
+        let sql = "SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables";
+        let batches = ctx.sql(sql).await.map_err(|e| status(&e.into()))?.collect().await.map_err(|e| status(&e.into()))?;
         let mut out = Vec::new();
-        for catalog_name in ctx.catalog_names() {
-            let Some(catalog) = ctx.catalog(&catalog_name) else { continue };
-            for schema_name in catalog.schema_names() {
-                let Some(schema) = catalog.schema(&schema_name) else { continue };
-                for table in schema.table_names() {
-                    let Some(provider) = schema.table(&table).await.map_err(|e| status(&e.into()))? else { continue };
-                    let kind = match provider.table_type() {
-                        TableType::Base => "TABLE",
-                        TableType::View => "VIEW",
-                        TableType::Temporary => "LOCAL TEMPORARY",
-                    };
-                    let arrow_schema = if with_schema { flight_schema(&provider.schema()) } else { Schema::empty() };
-                    out.push(TableEntry {
-                        catalog: catalog_name.clone(),
-                        schema: schema_name.clone(),
-                        table,
-                        kind,
-                        arrow_schema,
-                    });
-                }
+        for batch in &batches {
+            let cols = (0..4).map(|i| cast(batch.column(i), &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
+            let cols = cols.map_err(arrow_status)?;
+            let text: Vec<&StringArray> = cols.iter().filter_map(|c| c.as_any().downcast_ref::<StringArray>()).collect();
+            let [catalog, schema, table, kind] = text.as_slice() else {
+                return Err(status(&DataFusionError::Internal("information_schema.tables changed shape".into()).into()));
+            };
+            for row in 0..batch.num_rows() {
+                let arrow_schema = if with_schema {
+                    let name = TableReference::full(catalog.value(row), schema.value(row), table.value(row));
+                    let provider = ctx.table_provider(name).await.map_err(|e| status(&e.into()))?;
+                    flight_schema(&provider.schema())
+                } else {
+                    Schema::empty()
+                };
+                out.push(TableEntry {
+                    catalog: catalog.value(row).to_string(),
+                    schema: schema.value(row).to_string(),
+                    table: table.value(row).to_string(),
+                    // Flight SQL says TABLE where SQL says BASE TABLE.
+                    kind: match kind.value(row) {
+                        "BASE TABLE" => "TABLE".to_string(),
+                        other => other.to_string(),
+                    },
+                    arrow_schema,
+                });
             }
         }
         Ok(out)
@@ -170,7 +184,7 @@ struct TableEntry {
     catalog: String,
     schema: String,
     table: String,
-    kind: &'static str,
+    kind: String,
     arrow_schema: Schema,
 }
 
@@ -292,6 +306,9 @@ impl FlightSqlService for FlightSqlServer {
                 for schema_name in catalog.schema_names() {
                     builder.append(&catalog_name, schema_name);
                 }
+                if ctx.state().config().information_schema() {
+                    builder.append(&catalog_name, "information_schema");
+                }
             }
         }
         batch_response(builder.schema(), builder.build())
@@ -300,7 +317,7 @@ impl FlightSqlService for FlightSqlServer {
     async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
         let mut builder = query.into_builder();
         for t in self.tables(builder.include_schema()).await? {
-            builder.append(t.catalog, t.schema, t.table, t.kind, &t.arrow_schema).map_err(arrow_status)?;
+            builder.append(t.catalog, t.schema, t.table, t.kind, &t.arrow_schema).map_err(flight_status)?;
         }
         batch_response(builder.schema(), builder.build())
     }
@@ -328,7 +345,8 @@ impl FlightSqlService for FlightSqlServer {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
         let handle = Handle::decode(&query.prepared_statement_handle)?;
-        let data = request.into_inner().into_inner().map_err(FlightError::from);
+        // The peekable stream itself: its first message (schema + descriptor) was peeked, not consumed.
+        let data = request.into_inner().map_err(FlightError::from);
         let batches: Vec<RecordBatch> =
             FlightRecordBatchStream::new_from_flight_data(data).try_collect().await.map_err(Status::from)?;
         let params = match batches.first() {
@@ -378,6 +396,7 @@ impl FlightSqlService for FlightSqlServer {
 pub fn status(e: &Error) -> Status {
     match e {
         Error::Timeout(_) => Status::deadline_exceeded(e.to_string()),
+        Error::TooManyQueries(_) => Status::resource_exhausted(e.to_string()),
         Error::DataFusion(DataFusionError::External(inner)) if inner.is::<Timeout>() => {
             Status::deadline_exceeded(inner.to_string())
         }
@@ -397,6 +416,10 @@ fn arrow_status(e: ArrowError) -> Status {
     status(&Error::DataFusion(e.into()))
 }
 
+fn flight_status(e: FlightError) -> Status {
+    status(&Error::DataFusion(DataFusionError::External(Box::new(e))))
+}
+
 /// Marker error for a result stream that outlived the query timeout.
 #[derive(Debug)]
 struct Timeout(std::time::Duration);
@@ -413,7 +436,7 @@ impl std::error::Error for Timeout {}
 pub(crate) fn with_deadline<S, T>(
     stream: S,
     deadline: Instant,
-    on_timeout: impl Fn() -> T + Send + 'static,
+    on_timeout: impl Fn() -> T + Send + Sync + 'static,
 ) -> impl Stream<Item = T> + Send + 'static
 where
     S: Stream<Item = T> + Send + Unpin + 'static,
@@ -519,8 +542,11 @@ fn metadata_info<M: ProstMessageExt>(
     Ok(Response::new(info))
 }
 
-fn batch_response(schema: SchemaRef, batch: Result<RecordBatch, ArrowError>) -> Result<Response<DoGetStream>, Status> {
-    let batch = batch.map_err(arrow_status)?;
+fn batch_response(
+    schema: SchemaRef,
+    batch: Result<RecordBatch, FlightError>,
+) -> Result<Response<DoGetStream>, Status> {
+    let batch = batch.map_err(flight_status)?;
     let data = FlightDataEncoderBuilder::new()
         .with_schema(schema)
         .build(futures::stream::iter([Ok(batch)]))

@@ -1,7 +1,8 @@
 //! `/api/v1/sql`: SQL over HTTP.
 //!
 //! `POST` with `{"query": "...", "format": "json|csv|arrow"}` or a
-//! `text/plain` body, or `GET ?query=...`; `?format=` chooses the encoding.
+//! `text/plain` body, or `GET ?query=...`; `?format=` chooses the encoding,
+//! `timeout_ms` (JSON field or query parameter) shortens the timeout.
 //! User mistakes get 400 with `{"error": "..."}`; our faults get 500.
 
 use axum::body::Bytes;
@@ -21,6 +22,8 @@ use crate::format;
 struct Params {
     query: Option<String>,
     format: Option<String>,
+    /// Per-request timeout in milliseconds (capped by the server's).
+    timeout_ms: Option<u64>,
 }
 
 /// Routes for the SQL API.
@@ -29,7 +32,7 @@ pub fn router(engine: QueryEngine) -> Router {
 }
 
 async fn sql_get(State(engine): State<QueryEngine>, Query(params): Query<Params>) -> Response {
-    run(&engine, params.query, params.format).await
+    run(&engine, params.query, params.format, params.timeout_ms).await
 }
 
 async fn sql_post(
@@ -39,22 +42,24 @@ async fn sql_post(
     body: Bytes,
 ) -> Response {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (query, fmt) = if ct.starts_with("application/json") {
+    let (query, fmt, timeout) = if ct.starts_with("application/json") {
         match serde_json::from_slice::<Params>(&body) {
-            Ok(p) => (p.query, p.format),
+            Ok(p) => (p.query, p.format, p.timeout_ms),
             Err(e) => return error(&Error::BadRequest(format!("invalid JSON body: {e}"))),
         }
     } else {
         match String::from_utf8(body.to_vec()) {
-            Ok(s) if !s.trim().is_empty() => (Some(s), None),
-            Ok(_) => (None, None),
+            Ok(s) if !s.trim().is_empty() => (Some(s), None, None),
+            Ok(_) => (None, None, None),
             Err(_) => return error(&Error::BadRequest("query is not valid UTF-8".into())),
         }
     };
-    run(&engine, query.or(params.query), params.format.or(fmt)).await
+    run(&engine, query.or(params.query), params.format.or(fmt), params.timeout_ms.or(timeout)).await
 }
 
-async fn run(engine: &QueryEngine, query: Option<String>, fmt: Option<String>) -> Response {
+/// Run and encode. If the client goes away, axum drops this future, which
+/// aborts the query (see `QueryEngine::execute_with`).
+async fn run(engine: &QueryEngine, query: Option<String>, fmt: Option<String>, timeout_ms: Option<u64>) -> Response {
     let Some(query) = query.filter(|q| !q.trim().is_empty()) else {
         return error(&Error::BadRequest("missing query: send {\"query\": \"SELECT ...\"}".into()));
     };
@@ -62,7 +67,8 @@ async fn run(engine: &QueryEngine, query: Option<String>, fmt: Option<String>) -
     if !matches!(fmt.as_str(), "json" | "csv" | "arrow") {
         return error(&Error::BadRequest(format!("unknown format {fmt:?}; use json, csv or arrow")));
     }
-    let result = match engine.execute(&query).await {
+    let timeout = timeout_ms.map(std::time::Duration::from_millis);
+    let result = match engine.execute_with(&query, timeout).await {
         Ok(r) => r,
         Err(e) => return error(&e),
     };

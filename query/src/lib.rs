@@ -19,6 +19,7 @@ pub mod format;
 pub mod functions;
 pub mod http;
 pub mod pgwire;
+pub mod query_log;
 pub mod system;
 pub mod table;
 

@@ -5,6 +5,7 @@
 //!   its size (rows, segments, bytes on disk, first and last time).
 //! - `system.segments`: one row per segment file (table, partition, time
 //!   range, rows, bytes, path).
+//! - `system.queries`: running and recent queries (state, duration, rows).
 
 use std::sync::Arc;
 
@@ -21,27 +22,31 @@ use tidewater_storage::schema::{
 };
 use tidewater_storage::Store;
 
+use crate::query_log::QueryLog;
+
 /// Schema name of the system tables.
 pub const SYSTEM: &str = "system";
 
-type Builder = fn(&Store) -> Result<RecordBatch>;
+type Builder = fn(&Store, &QueryLog) -> Result<RecordBatch>;
 
 /// The `system` schema.
 #[derive(Debug)]
 pub struct SystemSchema {
     store: Arc<Store>,
+    log: Arc<QueryLog>,
 }
 
 impl SystemSchema {
     /// System tables over `store`.
-    pub fn new(store: Arc<Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<Store>, log: Arc<QueryLog>) -> Self {
+        Self { store, log }
     }
 
     fn lookup(name: &str) -> Option<(SchemaRef, Builder)> {
         match name {
             "tables" => Some((tables_schema(), build_tables as Builder)),
             "segments" => Some((segments_schema(), build_segments as Builder)),
+            "queries" => Some((queries_schema(), build_queries as Builder)),
             _ => None,
         }
     }
@@ -50,12 +55,13 @@ impl SystemSchema {
 #[async_trait]
 impl SchemaProvider for SystemSchema {
     fn table_names(&self) -> Vec<String> {
-        vec!["segments".into(), "tables".into()]
+        vec!["queries".into(), "segments".into(), "tables".into()]
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         Ok(Self::lookup(name).map(|(schema, build)| {
-            Arc::new(SystemTable { schema, build, store: self.store.clone() }) as Arc<dyn TableProvider>
+            Arc::new(SystemTable { schema, build, store: self.store.clone(), log: self.log.clone() })
+                as Arc<dyn TableProvider>
         }))
     }
 
@@ -70,6 +76,7 @@ struct SystemTable {
     schema: SchemaRef,
     build: Builder,
     store: Arc<Store>,
+    log: Arc<QueryLog>,
 }
 
 #[async_trait]
@@ -89,7 +96,7 @@ impl TableProvider for SystemTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = (self.build)(&self.store)?;
+        let batch = (self.build)(&self.store, &self.log)?;
         Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
     }
 }
@@ -120,7 +127,7 @@ fn tables_schema() -> SchemaRef {
     ]))
 }
 
-fn build_tables(store: &Store) -> Result<RecordBatch> {
+fn build_tables(store: &Store, _: &QueryLog) -> Result<RecordBatch> {
     let stats = store.table_stats();
     let meta = |key: &str| -> ArrayRef {
         Arc::new(StringArray::from(
@@ -168,7 +175,7 @@ fn segments_schema() -> SchemaRef {
     ]))
 }
 
-fn build_segments(store: &Store) -> Result<RecordBatch> {
+fn build_segments(store: &Store, _: &QueryLog) -> Result<RecordBatch> {
     let segs = store.segments();
     let ts = |v: Vec<i64>| Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
     let cols: Vec<ArrayRef> = vec![
@@ -182,4 +189,30 @@ fn build_segments(store: &Store) -> Result<RecordBatch> {
         Arc::new(StringArray::from(segs.iter().map(|s| s.path.clone()).collect::<Vec<_>>())),
     ];
     Ok(RecordBatch::try_new(segments_schema(), cols)?)
+}
+
+fn queries_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        u64s("id"),
+        Field::new("query", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+        Field::new("started", time_type(), false),
+        u64s("duration_ms"),
+        u64s("rows"),
+        utf8("error"),
+    ]))
+}
+
+fn build_queries(_: &Store, log: &QueryLog) -> Result<RecordBatch> {
+    let q = log.entries();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(q.iter().map(|e| e.id).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(q.iter().map(|e| e.sql.clone()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(q.iter().map(|e| e.state).collect::<Vec<_>>())),
+        Arc::new(TimestampNanosecondArray::from(q.iter().map(|e| e.started_ns).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(UInt64Array::from(q.iter().map(|e| e.duration_ms).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(q.iter().map(|e| e.rows).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(q.iter().map(|e| e.error.clone()).collect::<Vec<_>>())),
+    ];
+    Ok(RecordBatch::try_new(queries_schema(), cols)?)
 }

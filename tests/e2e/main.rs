@@ -2,8 +2,12 @@
 //!
 //! One test binary for the root crate (see STYLE.md); each module is a topic.
 
+mod crash;
 mod errors;
+mod flight_sql;
 mod otlp_roundtrip;
+mod postgres;
 mod python_sdk;
+mod query_guards;
 mod remote_write;
 mod server;

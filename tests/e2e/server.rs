@@ -15,11 +15,13 @@ pub struct Server {
     child: Child,
     pub http: SocketAddr,
     pub grpc: SocketAddr,
+    /// The PostgreSQL wire protocol port.
+    pub pg: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
-    /// Start on 127.0.0.1:0 (both ports) with `data_dir`; waits for the "listening" line.
+    /// Start on 127.0.0.1:0 (every port) with `data_dir`; waits for the "listening" line.
     pub fn start(data_dir: &Path) -> Server {
         Self::start_with(data_dir, &[])
     }
@@ -27,7 +29,8 @@ impl Server {
     /// Like [`Server::start`] with extra environment variables.
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tidewater"));
-        cmd.args(["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--data-dir"])
+        cmd.args(["serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--pg-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
             .arg(data_dir)
             .env("TIDEWATER_LOG", "info")
             .stdout(Stdio::null())
@@ -56,7 +59,7 @@ impl Server {
             let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
             rest[..end].parse().expect("socket addr")
         };
-        Server { http: addr("http_addr="), grpc: addr("grpc_addr="), child, log }
+        Server { http: addr("http_addr="), grpc: addr("grpc_addr="), pg: addr("pg_addr="), child, log }
     }
 
     /// Base URL of the HTTP port.

@@ -7,7 +7,10 @@
 //! - every query (each simple-query message, each extended-protocol `Parse`
 //!   and `Execute`) gets a fresh `SessionContext` from
 //!   [`QueryEngine::context`], with `pg_catalog` and the PostgreSQL
-//!   functions added ([`session`]), and runs within the query timeout;
+//!   functions added ([`Sessions`]), and runs within the query timeout;
+//! - the `pg_catalog` schema itself is one long-lived provider shared by
+//!   every session, so the OIDs it hands out (`pg_class.oid`) stay the same
+//!   from one query to the next, as psql's `\d table` needs;
 //! - the server is read-only ([`read_only`]);
 //! - `version()` and `current_setting()` answer like PostgreSQL 16
 //!   ([`settings`]);
@@ -24,9 +27,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use datafusion::catalog::{CatalogProviderList, SchemaProvider};
 use datafusion::error::DataFusionError;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::{
+    setup_pg_catalog, PgCatalogSchemaProvider, PgCatalogStaticTables,
+};
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
@@ -51,7 +57,8 @@ pub use settings::{version_string, SERVER_VERSION, SERVER_VERSION_NUM};
 /// Serve the PostgreSQL protocol on `listener` until `shutdown` resolves;
 /// then stop accepting and close the open connections.
 pub async fn run(engine: QueryEngine, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-    let handlers = Arc::new(Handlers::new(engine));
+    let sessions = Sessions::new(engine).map_err(|e| std::io::Error::other(format!("pg_catalog: {e}")))?;
+    let handlers = Arc::new(Handlers::new(sessions));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -79,13 +86,42 @@ pub async fn run(engine: QueryEngine, listener: TcpListener, shutdown: impl Futu
     Ok(())
 }
 
-/// A session for one query: a fresh context from the engine with
-/// `pg_catalog`, PostgreSQL's functions, and the connection's settings.
-pub(crate) fn session(engine: &QueryEngine, client: &(impl ClientInfo + ?Sized)) -> Result<DfSessionService, PgWireError> {
-    let ctx = engine.context().map_err(to_pg)?;
-    setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| to_pg(Error::DataFusion(*e)))?;
-    settings::register(&ctx, client.metadata());
-    Ok(DfSessionService::new_with_hooks(Arc::new(ctx), hooks()))
+/// Builds the session for each query.
+#[derive(Clone)]
+pub(crate) struct Sessions {
+    engine: QueryEngine,
+    pg_catalog: Arc<dyn SchemaProvider>,
+}
+
+impl Sessions {
+    /// Sessions over `engine`, sharing one `pg_catalog`.
+    pub(crate) fn new(engine: QueryEngine) -> crate::error::Result<Self> {
+        // The catalog list of one long-lived context: its schemas read the
+        // store's current tables on every call, so it never goes stale.
+        let template = engine.context()?;
+        let catalogs: Arc<dyn CatalogProviderList> = template.state().catalog_list().clone();
+        let static_tables = Arc::new(PgCatalogStaticTables::try_new()?);
+        let pg_catalog = PgCatalogSchemaProvider::try_new(catalogs, static_tables, EmptyContextProvider)?;
+        Ok(Self { engine, pg_catalog: Arc::new(pg_catalog) })
+    }
+
+    /// The engine's limits.
+    pub(crate) fn engine(&self) -> &QueryEngine {
+        &self.engine
+    }
+
+    /// A session for one query: a fresh context from the engine with
+    /// `pg_catalog`, PostgreSQL's functions, and the connection's settings.
+    pub(crate) fn session(&self, client: &(impl ClientInfo + ?Sized)) -> Result<DfSessionService, PgWireError> {
+        let ctx = self.engine.context().map_err(to_pg)?;
+        // Functions, type names and rewrites come with setup_pg_catalog; its
+        // fresh pg_catalog schema is then swapped for the shared one.
+        setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| to_pg(Error::DataFusion(*e)))?;
+        let catalog = ctx.catalog(CATALOG).ok_or_else(|| to_pg(Error::Task(format!("no catalog {CATALOG}"))))?;
+        catalog.register_schema("pg_catalog", self.pg_catalog.clone()).map_err(|e| to_pg(e.into()))?;
+        settings::register(&ctx, client.metadata());
+        Ok(DfSessionService::new_with_hooks(Arc::new(ctx), hooks()))
+    }
 }
 
 fn hooks() -> Vec<Arc<dyn QueryHook>> {
@@ -102,6 +138,9 @@ pub fn sql_state(e: &Error) -> &'static str {
     match e {
         Error::Timeout(_) => "57014", // query_canceled
         Error::BadRequest(_) => "42000",
+        Error::TooManyQueries(_) => "53000",  // insufficient_resources
+        Error::ResultTooLarge(_) => "54000",  // program_limit_exceeded
+        Error::Task(_) => "XX000",
         Error::DataFusion(df) => match df.find_root() {
             DataFusionError::SQL(..) => "42601",           // syntax_error
             DataFusionError::NotImplemented(_) => "0A000", // feature_not_supported
@@ -159,10 +198,10 @@ struct Handlers {
 }
 
 impl Handlers {
-    fn new(engine: QueryEngine) -> Self {
+    fn new(sessions: Sessions) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         Self {
-            query: Arc::new(service::Service::new(engine)),
+            query: Arc::new(service::Service::new(sessions)),
             startup: Arc::new(Startup { connections: connections.clone() }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }

@@ -1,5 +1,5 @@
 //! The query handlers: each simple query and each extended-protocol
-//! `Parse`/`Execute` builds a fresh session ([`super::session`]) and hands
+//! `Parse`/`Execute` builds a fresh session ([`Sessions`]) and hands
 //! the work to `datafusion-postgres`'s `DfSessionService`, bounded by the
 //! query timeout (result rows included).
 
@@ -22,8 +22,7 @@ use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 use tokio::time::Instant;
 
-use super::{session, to_pg};
-use crate::engine::QueryEngine;
+use super::{to_pg, Sessions};
 use crate::error::Error;
 use crate::flight_sql::with_deadline;
 
@@ -33,24 +32,28 @@ pub(crate) type PgStatement = (String, Option<(Statement, LogicalPlan)>);
 
 /// Simple and extended query handling over the engine.
 pub(crate) struct Service {
-    engine: QueryEngine,
+    sessions: Sessions,
     parser: Arc<PgParser>,
 }
 
 impl Service {
-    pub(crate) fn new(engine: QueryEngine) -> Self {
+    pub(crate) fn new(sessions: Sessions) -> Self {
         // Describing a parsed statement (parameter and result types) reads
         // only the statement's plan, so one long-lived parser does it.
         let describe = DfSessionService::new(Arc::new(SessionContext::new())).query_parser();
-        Self { parser: Arc::new(PgParser { engine: engine.clone(), describe }), engine }
+        Self { parser: Arc::new(PgParser { sessions: sessions.clone(), describe }), sessions }
+    }
+
+    fn limit(&self) -> std::time::Duration {
+        self.sessions.engine().config().timeout
     }
 
     fn deadline(&self) -> Instant {
-        Instant::now() + self.engine.config().timeout
+        Instant::now() + self.limit()
     }
 
     fn timeout(&self) -> PgWireError {
-        to_pg(Error::Timeout(self.engine.config().timeout))
+        to_pg(Error::Timeout(self.limit()))
     }
 
     /// Bound a query response's rows by `deadline`.
@@ -58,7 +61,7 @@ impl Service {
         match response {
             Response::Query(mut q) => {
                 let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-                let timeout = self.engine.config().timeout;
+                let timeout = self.limit();
                 q.data_rows = Box::pin(with_deadline(rows, deadline, move || Err(to_pg(Error::Timeout(timeout)))));
                 Response::Query(q)
             }
@@ -78,7 +81,7 @@ impl SimpleQueryHandler for Service {
     {
         tracing::debug!(query, "postgres simple query");
         let deadline = self.deadline();
-        let service = session(&self.engine, client)?;
+        let service = self.sessions.session(client)?;
         let run = SimpleQueryHandler::do_query(&service, client, query);
         let responses = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
         Ok(responses.into_iter().map(|r| self.bounded(r, deadline)).collect())
@@ -103,7 +106,7 @@ impl ExtendedQueryHandler for Service {
     {
         tracing::debug!(query = %portal.statement.statement.0, "postgres extended query");
         let deadline = self.deadline();
-        let service = session(&self.engine, client)?;
+        let service = self.sessions.session(client)?;
         let run = ExtendedQueryHandler::do_query(&service, client, portal, max_rows);
         let response = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
         Ok(self.bounded(response, deadline))
@@ -112,7 +115,7 @@ impl ExtendedQueryHandler for Service {
 
 /// Parses (and plans) each statement in a fresh session.
 pub(crate) struct PgParser {
-    engine: QueryEngine,
+    sessions: Sessions,
     describe: Arc<Parser>,
 }
 
@@ -125,10 +128,10 @@ impl QueryParser for PgParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         tracing::debug!(sql, "postgres parse");
-        let service = session(&self.engine, client)?;
+        let service = self.sessions.session(client)?;
         let parser = ExtendedQueryHandler::query_parser(&service);
         let run = parser.parse_sql(client, sql, types);
-        let timeout = self.engine.config().timeout;
+        let timeout = self.sessions.engine().config().timeout;
         tokio::time::timeout(timeout, run).await.map_err(|_| to_pg(Error::Timeout(timeout)))?
     }
 

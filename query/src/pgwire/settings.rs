@@ -26,7 +26,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("server_version_num", SERVER_VERSION_NUM),
     ("server_encoding", "UTF8"),
     ("client_encoding", "UTF8"),
-    ("search_path", "\"$user\", public"),
+    ("search_path", "public"), // what pgwire announces and `SHOW search_path` says
     ("timezone", "UTC"),
     ("datestyle", "ISO, MDY"),
     ("intervalstyle", "postgres"),
