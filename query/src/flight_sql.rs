@@ -6,7 +6,7 @@
 //!   carries the SQL; `DoGet` runs it and streams the batches.
 //! - Prepared statements are stateless: the handle *is* the SQL (plus the
 //!   bound parameter row after `DoPut`), so any server can run it and closing
-//!   is a no-op.
+//!   is a no-op ([`handle`]). `?` placeholders (ADBC, JDBC) work like `$1`.
 //! - Metadata: `GetCatalogs`, `GetDbSchemas`, `GetTables` (with schemas),
 //!   `GetTableTypes`, `GetSqlInfo`.
 //!
@@ -37,9 +37,8 @@ use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
-use datafusion::arrow::ipc::reader::StreamReader;
-use datafusion::arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
-use datafusion::common::{ParamValues, ScalarValue, TableReference};
+use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::common::TableReference;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
@@ -50,6 +49,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
+
+mod handle;
+use handle::{numbered_placeholders, param_values, Handle};
 
 /// What `DoGet` answers with.
 type DoGetStream = <FlightSqlServer as FlightService>::DoGetStream;
@@ -102,7 +104,7 @@ impl FlightSqlServer {
     async fn plan(&self, ctx: &SessionContext, handle: &Handle, deadline: Instant) -> Result<DataFrame, Status> {
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
         let plan = async {
-            let df = ctx.sql_with_options(&handle.sql, options).await?;
+            let df = ctx.sql_with_options(&numbered_placeholders(&handle.sql), options).await?;
             match &handle.params {
                 Some(batch) => Ok(df.with_param_values(param_values(batch)?)?),
                 None => Ok::<_, Error>(df),
@@ -226,7 +228,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&query, &schema, request)
     }
 
@@ -253,7 +255,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandGetTableTypes,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&query, &schema, request)
     }
 
@@ -447,6 +449,11 @@ where
         let on_timeout = on_timeout.clone();
         async move {
             let mut s = state?;
+            // A stream whose items are always ready never lets timeout_at
+            // look at the clock: check it before each item too.
+            if Instant::now() >= deadline {
+                return Some((on_timeout(), None));
+            }
             match tokio::time::timeout_at(deadline, s.next()).await {
                 Ok(Some(item)) => Some((item, Some(s))),
                 Ok(None) => None,
@@ -456,59 +463,6 @@ where
     })
 }
 
-/// A statement handle: the SQL and, once bound, one row of parameters.
-///
-/// Layout: `TW1` | u32 LE SQL length | SQL | Arrow IPC stream of the parameters (optional).
-struct Handle {
-    sql: String,
-    params: Option<RecordBatch>,
-}
-
-const HANDLE_MAGIC: &[u8] = b"TW1";
-
-impl Handle {
-    fn encode(&self) -> Result<Bytes, Status> {
-        let len = u32::try_from(self.sql.len()).map_err(|_| Status::invalid_argument("query too long"))?;
-        let mut out = Vec::with_capacity(HANDLE_MAGIC.len() + 4 + self.sql.len());
-        out.extend_from_slice(HANDLE_MAGIC);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(self.sql.as_bytes());
-        if let Some(batch) = &self.params {
-            let mut w = StreamWriter::try_new(&mut out, &batch.schema()).map_err(arrow_status)?;
-            w.write(batch).map_err(arrow_status)?;
-            w.finish().map_err(arrow_status)?;
-        }
-        Ok(out.into())
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, Status> {
-        let bad = || Status::invalid_argument("not a Tidewater statement handle");
-        let rest = bytes.strip_prefix(HANDLE_MAGIC).ok_or_else(bad)?;
-        let (len, rest) = rest.split_first_chunk::<4>().ok_or_else(bad)?;
-        let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| bad())?;
-        if rest.len() < len {
-            return Err(bad());
-        }
-        let (sql, params) = rest.split_at(len);
-        let sql = String::from_utf8(sql.to_vec()).map_err(|_| bad())?;
-        let params = if params.is_empty() {
-            None
-        } else {
-            let mut reader = StreamReader::try_new(params, None).map_err(arrow_status)?;
-            reader.next().transpose().map_err(arrow_status)?
-        };
-        Ok(Self { sql, params })
-    }
-}
-
-/// Positional parameters (`$1`, `$2`, ...) from the single bound row.
-fn param_values(batch: &RecordBatch) -> Result<ParamValues> {
-    if batch.num_rows() != 1 {
-        return Err(Error::BadRequest(format!("bind exactly one row of parameters, not {}", batch.num_rows())));
-    }
-    let values = batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0)).collect::<Result<Vec<_>, _>>()?;
-    Ok(ParamValues::from(values))
-}
 
 /// The schema as sent: dictionary columns hydrated to their value type.
 fn flight_schema(schema: &Schema) -> Schema {
@@ -557,32 +511,6 @@ fn batch_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, StringArray};
-
-    #[test]
-    fn handles_round_trip_with_and_without_parameters() {
-        let h = Handle { sql: "SELECT $1, $2".into(), params: None };
-        let back = Handle::decode(&h.encode().expect("encode")).expect("decode");
-        assert_eq!(back.sql, "SELECT $1, $2");
-        assert!(back.params.is_none());
-
-        let batch = RecordBatch::try_from_iter([
-            ("$1", Arc::new(Int64Array::from(vec![7])) as _),
-            ("$2", Arc::new(StringArray::from(vec!["x"])) as _),
-        ])
-        .expect("batch");
-        let h = Handle { sql: "SELECT $1, $2".into(), params: Some(batch.clone()) };
-        let back = Handle::decode(&h.encode().expect("encode")).expect("decode");
-        assert_eq!(back.params, Some(batch.clone()));
-        let ParamValues::List(values) = param_values(&batch).expect("params") else { panic!("positional") };
-        assert_eq!(values[0].value, ScalarValue::Int64(Some(7)));
-    }
-
-    #[test]
-    fn foreign_handles_are_refused() {
-        assert_eq!(Handle::decode(b"SELECT 1").err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
-        assert_eq!(Handle::decode(b"TW1\xff\x00\x00\x00x").err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
-    }
 
     #[test]
     fn dictionary_columns_are_advertised_hydrated() {

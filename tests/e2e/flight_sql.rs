@@ -102,8 +102,8 @@ fn flight_sql_statements_tables_and_errors() {
         );
         assert_eq!(batches[0].schema().field(1).data_type(), advertised.field(1).data_type());
 
-        // A prepared statement with a bound parameter.
-        let mut stmt = c.prepare(format!("SELECT sum(value) AS total FROM cpu WHERE host = $1 AND {WINDOW}"), None)
+        // A prepared statement with a bound parameter, `?` as ADBC and JDBC write it.
+        let mut stmt = c.prepare(format!("SELECT sum(value) AS total FROM cpu WHERE host = ? AND {WINDOW}"), None)
             .await
             .expect("prepare");
         assert_eq!(stmt.dataset_schema().expect("schema").field(0).name(), "total");

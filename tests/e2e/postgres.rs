@@ -45,6 +45,8 @@ fn psql_runs_queries_and_lists_tables() {
     assert_eq!(psql(&server, "SELECT current_setting('server_version_num')"), "160006\n");
     assert!(psql(&server, "SELECT version()").starts_with("PostgreSQL 16.6 (Tidewater "));
     assert_eq!(psql(&server, "SHOW search_path"), "public\n");
+    assert_eq!(psql(&server, "SHOW server_version"), "16.6\n");
+    assert_eq!(psql(&server, "SHOW TimeZone"), "UTC\n");
     assert_eq!(psql(&server, "SELECT current_setting('search_path')"), "public\n");
     assert_eq!(
         psql(&server, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"),

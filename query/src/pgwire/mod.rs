@@ -8,17 +8,18 @@
 //!   and `Execute`) gets a fresh `SessionContext` from
 //!   [`QueryEngine::context`], with `pg_catalog` and the PostgreSQL
 //!   functions added ([`Sessions`]), and runs within the query timeout;
-//! - the `pg_catalog` schema itself is one long-lived provider shared by
-//!   every session, so the OIDs it hands out (`pg_class.oid`) stay the same
-//!   from one query to the next, as psql's `\d table` needs;
+//! - the `pg_catalog` schema is built once and shared by every session
+//!   ([`pg_catalog`]), so its OIDs stay the same from one query to the next
+//!   (psql's `\d table` needs that) and sessions are cheap to make;
 //! - the server is read-only ([`read_only`]);
-//! - `version()` and `current_setting()` answer like PostgreSQL 16
+//! - `version()`, `current_setting()` and `SHOW` answer like PostgreSQL 16
 //!   ([`settings`]);
 //! - errors get PostgreSQL SQLSTATEs in one place ([`sql_state`]).
 //!
 //! No authentication and no TLS yet: any user name and database name are
 //! accepted.
 
+mod pg_catalog;
 mod read_only;
 mod service;
 mod settings;
@@ -27,12 +28,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::catalog::{CatalogProviderList, SchemaProvider};
 use datafusion::error::DataFusionError;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::{
-    setup_pg_catalog, PgCatalogSchemaProvider, PgCatalogStaticTables,
-};
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
@@ -45,10 +41,10 @@ use datafusion_postgres::pgwire::api::{ClientInfo, ConnectionManager, ErrorHandl
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
 use datafusion_postgres::pgwire::tokio::process_socket;
 use datafusion_postgres::DfSessionService;
+use pg_catalog::PgCatalog;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::catalog::CATALOG;
 use crate::engine::QueryEngine;
 use crate::error::Error;
 
@@ -90,22 +86,16 @@ pub async fn run(engine: QueryEngine, listener: TcpListener, shutdown: impl Futu
 #[derive(Clone)]
 pub(crate) struct Sessions {
     engine: QueryEngine,
-    pg_catalog: Arc<dyn SchemaProvider>,
+    pg_catalog: PgCatalog,
 }
 
 impl Sessions {
     /// Sessions over `engine`, sharing one `pg_catalog`.
     pub(crate) fn new(engine: QueryEngine) -> crate::error::Result<Self> {
-        // The catalog list of one long-lived context: its schemas read the
-        // store's current tables on every call, so it never goes stale.
-        let template = engine.context()?;
-        let catalogs: Arc<dyn CatalogProviderList> = template.state().catalog_list().clone();
-        let static_tables = Arc::new(PgCatalogStaticTables::try_new()?);
-        let pg_catalog = PgCatalogSchemaProvider::try_new(catalogs, static_tables, EmptyContextProvider)?;
-        Ok(Self { engine, pg_catalog: Arc::new(pg_catalog) })
+        Ok(Self { pg_catalog: PgCatalog::new(&engine)?, engine })
     }
 
-    /// The engine's limits.
+    /// The engine (for its limits).
     pub(crate) fn engine(&self) -> &QueryEngine {
         &self.engine
     }
@@ -114,11 +104,7 @@ impl Sessions {
     /// `pg_catalog`, PostgreSQL's functions, and the connection's settings.
     pub(crate) fn session(&self, client: &(impl ClientInfo + ?Sized)) -> Result<DfSessionService, PgWireError> {
         let ctx = self.engine.context().map_err(to_pg)?;
-        // Functions, type names and rewrites come with setup_pg_catalog; its
-        // fresh pg_catalog schema is then swapped for the shared one.
-        setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| to_pg(Error::DataFusion(*e)))?;
-        let catalog = ctx.catalog(CATALOG).ok_or_else(|| to_pg(Error::Task(format!("no catalog {CATALOG}"))))?;
-        catalog.register_schema("pg_catalog", self.pg_catalog.clone()).map_err(|e| to_pg(e.into()))?;
+        self.pg_catalog.install(&ctx).map_err(to_pg)?;
         settings::register(&ctx, client.metadata());
         Ok(DfSessionService::new_with_hooks(Arc::new(ctx), hooks()))
     }
@@ -127,6 +113,7 @@ impl Sessions {
 fn hooks() -> Vec<Arc<dyn QueryHook>> {
     vec![
         Arc::new(read_only::ReadOnlyHook),
+        Arc::new(settings::ShowHook),
         Arc::new(CursorStatementHook),
         Arc::new(SetShowHook),
         Arc::new(TransactionStatementHook),

@@ -1,18 +1,28 @@
-//! What a PostgreSQL client asks about the server: `version()` and
-//! `current_setting(name [, missing_ok])`, answered from a fixed table of
-//! PostgreSQL 16 defaults overlaid with the connection's own parameters
-//! (startup parameters and `SET`s the session hooks keep per connection).
+//! What a PostgreSQL client asks about the server: `version()`,
+//! `current_setting(name [, missing_ok])` and `SHOW name`, answered from a
+//! fixed table of PostgreSQL 16 defaults overlaid with the connection's own
+//! parameters (startup parameters and `SET`s the session hooks keep per
+//! connection). `SHOW` of a name not in the table falls through to
+//! `datafusion-postgres`'s own `SHOW` handling.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, plan_err, Result};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::{exec_err, plan_err, DFSchema, ParamValues, Result};
 use datafusion::functions::utils::make_scalar_function;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, EmptyRelation, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::hooks::{HookClient, QueryHook};
+use datafusion_postgres::pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo, QueryResponse, Response};
+use datafusion_postgres::pgwire::api::{ClientInfo, Type};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 
 /// The PostgreSQL version we claim: the one pgwire announces in the startup
 /// `server_version` parameter (`16.6-pgwire-...`).
@@ -61,18 +71,24 @@ const FROM_CONNECTION: &[(&str, &str)] = &[
     ("TimeZone", "timezone"),
 ];
 
-/// Register `version()` and `current_setting()` on `ctx` for a connection
-/// whose parameters are `connection`.
-pub fn register(ctx: &SessionContext, connection: &HashMap<String, String>) {
+/// The settings of a connection whose parameters are `connection`, by
+/// lower-case name.
+fn settings(connection: &HashMap<String, String>) -> BTreeMap<String, String> {
     let mut settings: BTreeMap<String, String> =
         DEFAULTS.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect();
     for (key, setting) in FROM_CONNECTION {
-        if let Some(v) = connection.get(*key) {
+        if let Some(v) = connection.get(*key).filter(|v| !v.is_empty()) {
             settings.insert((*setting).to_string(), v.clone());
         }
     }
+    settings
+}
+
+/// Register `version()` and `current_setting()` on `ctx` for a connection
+/// whose parameters are `connection`.
+pub fn register(ctx: &SessionContext, connection: &HashMap<String, String>) {
     ctx.register_udf(ScalarUDF::from(CurrentSetting {
-        settings: Arc::new(settings),
+        settings: Arc::new(settings(connection)),
         signature: Signature::user_defined(Volatility::Stable),
     }));
     ctx.register_udf(ScalarUDF::from(Version { signature: Signature::nullary(Volatility::Immutable) }));
@@ -174,6 +190,70 @@ fn lookup(settings: &BTreeMap<String, String>, columns: &[ArrayRef]) -> Result<A
         }
     }
     Ok(Arc::new(StringArray::from(out)))
+}
+
+/// `SHOW name` for the settings above, with the column named after the
+/// setting as PostgreSQL does; put it before `SetShowHook`.
+#[derive(Debug)]
+pub struct ShowHook;
+
+/// The setting a `SHOW` asks for, if it is one of ours.
+fn shown(statement: &Statement, connection: &HashMap<String, String>) -> Option<(String, String)> {
+    let Statement::ShowVariable { variable } = statement else { return None };
+    let [name] = variable.as_slice() else { return None };
+    let value = settings(connection).get(&name.value.to_ascii_lowercase())?.clone();
+    Some((name.value.clone(), value))
+}
+
+fn show_response(name: &str, value: &str) -> PgWireResult<Response> {
+    let fields = Arc::new(vec![FieldInfo::new(name.to_string(), None, None, Type::TEXT, FieldFormat::Text)]);
+    let mut encoder = DataRowEncoder::new(fields.clone());
+    encoder.encode_field(&Some(value))?;
+    let row = encoder.take_row();
+    Ok(Response::Query(QueryResponse::new(fields, Box::pin(futures::stream::iter([Ok(row)])))))
+}
+
+#[async_trait]
+impl QueryHook for ShowHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let (name, value) = shown(statement, client.metadata())?;
+        Some(show_response(&name, &value))
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        let (name, _) = shown(statement, client.metadata())?;
+        let schema = Schema::new(vec![Field::new(name, DataType::Utf8, false)]);
+        Some(
+            DFSchema::try_from(schema)
+                .map(|schema| {
+                    LogicalPlan::EmptyRelation(EmptyRelation { produce_one_row: true, schema: Arc::new(schema) })
+                })
+                .map_err(|e| PgWireError::ApiError(Box::new(e))),
+        )
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let (name, value) = shown(statement, client.metadata())?;
+        // Text and binary encodings of `text` are the same bytes.
+        Some(show_response(&name, &value))
+    }
 }
 
 #[cfg(test)]
