@@ -79,7 +79,11 @@ fn init_logging() {
 
 /// Queries run on their own threads so a runaway query never delays ingest.
 fn query_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().thread_name("tidewater-query").build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .thread_name("tidewater-query")
+        .build()
 }
 
 fn main() -> ExitCode {

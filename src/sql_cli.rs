@@ -39,7 +39,8 @@ pub async fn run(args: SqlArgs) -> Result<(), String> {
         println!("{}", String::from_utf8_lossy(&body).trim_end());
         return Ok(());
     }
-    let reader = StreamReader::try_new(std::io::Cursor::new(body), None).map_err(|e| format!("decoding the answer: {e}"))?;
+    let reader =
+        StreamReader::try_new(std::io::Cursor::new(body), None).map_err(|e| format!("decoding the answer: {e}"))?;
     let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| format!("decoding the answer: {e}"))?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let table = arrow::util::pretty::pretty_format_batches(&batches).map_err(|e| e.to_string())?;

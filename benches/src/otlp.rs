@@ -22,7 +22,11 @@ pub const CPU_FIELDS: [&str; 10] = [
 ];
 
 fn kv(k: &str, v: String) -> KeyValue {
-    KeyValue { key: k.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(v)) }), ..Default::default() }
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(v)) }),
+        ..Default::default()
+    }
 }
 
 /// The ten TSBS host tags as resource attributes.
@@ -62,7 +66,9 @@ pub fn tsbs_cpu(hosts: usize, points: usize) -> ExportMetricsServiceRequest {
                             data_points: (0..points)
                                 .map(|p| NumberDataPoint {
                                     time_unix_nano: t0 + p as u64 * 10_000_000_000,
-                                    value: Some(number_data_point::Value::AsInt(((h * 31 + f * 7 + p * 3) % 100) as i64)),
+                                    value: Some(number_data_point::Value::AsInt(
+                                        ((h * 31 + f * 7 + p * 3) % 100) as i64,
+                                    )),
                                     ..Default::default()
                                 })
                                 .collect(),

@@ -25,9 +25,9 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::BytesValue(b) => serde_json::Value::String(hex(b)),
         // An index into a profiles string table; meaningless without it.
         Value::StringValueStrindex(i) => serde_json::Value::from(*i),
-        Value::ArrayValue(a) => {
-            serde_json::Value::Array(a.values.iter().map(|x| x.value.as_ref().map(to_json).unwrap_or_default()).collect())
-        }
+        Value::ArrayValue(a) => serde_json::Value::Array(
+            a.values.iter().map(|x| x.value.as_ref().map(to_json).unwrap_or_default()).collect(),
+        ),
         Value::KvlistValue(kv) => serde_json::Value::Object(
             kv.values.iter().map(|p| (p.key.clone(), p.value.as_ref().map(any_to_json).unwrap_or_default())).collect(),
         ),
@@ -37,10 +37,7 @@ fn to_json(v: &Value) -> serde_json::Value {
 /// Attributes as a JSON object text (`{"key": value, ...}`).
 pub fn to_json_object(attrs: &[KeyValue]) -> String {
     serde_json::Value::Object(
-        attrs
-            .iter()
-            .map(|p| (p.key.clone(), p.value.as_ref().map(any_to_json).unwrap_or_default()))
-            .collect(),
+        attrs.iter().map(|p| (p.key.clone(), p.value.as_ref().map(any_to_json).unwrap_or_default())).collect(),
     )
     .to_string()
 }
@@ -82,7 +79,8 @@ mod tests {
         assert_eq!(to_string(&av(Value::DoubleValue(1.5))).as_deref(), Some("1.5"));
         assert_eq!(to_string(&av(Value::BoolValue(true))).as_deref(), Some("true"));
         assert_eq!(to_string(&av(Value::BytesValue(vec![0xab, 0x01]))).as_deref(), Some("ab01"));
-        let arr = Value::ArrayValue(ArrayValue { values: vec![av(Value::IntValue(1)), av(Value::StringValue("a".into()))] });
+        let arr =
+            Value::ArrayValue(ArrayValue { values: vec![av(Value::IntValue(1)), av(Value::StringValue("a".into()))] });
         assert_eq!(to_string(&av(arr)).as_deref(), Some(r#"[1,"a"]"#));
         let kv = Value::KvlistValue(KeyValueList {
             values: vec![KeyValue { key: "k".into(), value: Some(av(Value::BoolValue(false))), ..Default::default() }],

@@ -94,7 +94,10 @@ impl SeriesLimiter {
                 continue;
             }
             refused += dropped;
-            reasons.push(format!("{}: {dropped} points of new series over the limit of {} active series", w.table, self.max_series));
+            reasons.push(format!(
+                "{}: {dropped} points of new series over the limit of {} active series",
+                w.table, self.max_series
+            ));
             match filter_record_batch(&w.batch, &BooleanArray::from(keep)) {
                 Ok(b) => w.batch = b,
                 Err(e) => tracing::error!(error = %e, "filtering over-limit series failed"),
@@ -145,7 +148,8 @@ mod tests {
         for h in hosts {
             b.append_value(h);
         }
-        let schema = Schema::new(vec![Field::new("value", DataType::Float64, true), Field::new("host", attribute_type(), true)]);
+        let schema =
+            Schema::new(vec![Field::new("value", DataType::Float64, true), Field::new("host", attribute_type(), true)]);
         let batch = RecordBatch::try_new(
             Arc::new(schema),
             vec![Arc::new(Float64Array::from(vec![1.0; hosts.len()])), Arc::new(b.finish())],

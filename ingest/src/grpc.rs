@@ -120,7 +120,8 @@ impl<S: Signal> tower::Service<Request<Body>> for OtlpService<S> {
             // asks for RESOURCE_EXHAUSTED (a non-retryable size refusal).
             let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
             if resp.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == out_of_range.as_bytes()) {
-                resp.headers_mut().insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
+                resp.headers_mut()
+                    .insert("grpc-status", http::HeaderValue::from(tonic::Code::ResourceExhausted as i32));
             }
             Ok(resp)
         })

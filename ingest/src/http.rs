@@ -96,7 +96,11 @@ fn json_body<T: serde::Serialize>(resp: &T) -> Result<Vec<u8>> {
 }
 
 /// Refuse a request before its body is read when too many are in flight.
-async fn admit(State(ingester): State<Ingester>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn admit(
+    State(ingester): State<Ingester>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     match ingester.admit() {
         Ok(_permit) => next.run(req).await,
         Err(e) => text_error_response(&e),
@@ -129,15 +133,19 @@ fn decode<T: Message + Default + serde::de::DeserializeOwned>(format: Format, bo
 
 /// Undo `Content-Encoding`, refusing output larger than `limit`.
 pub fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes> {
-    let enc = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
+    let enc =
+        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     let reader: Box<dyn Read + '_> = match enc.as_str() {
         "" | "identity" => return Ok(body),
         "gzip" => Box::new(flate2::read::GzDecoder::new(&body[..])),
-        "zstd" => Box::new(zstd::stream::read::Decoder::new(&body[..]).map_err(|e| Error::Malformed(format!("zstd: {e}")))?),
+        "zstd" => {
+            Box::new(zstd::stream::read::Decoder::new(&body[..]).map_err(|e| Error::Malformed(format!("zstd: {e}")))?)
+        }
         other => return Err(Error::UnsupportedEncoding(other.to_string())),
     };
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-    let read = reader.take(limit as u64 + 1).read_to_end(&mut out).map_err(|e| Error::Malformed(format!("{enc}: {e}")))?;
+    let read =
+        reader.take(limit as u64 + 1).read_to_end(&mut out).map_err(|e| Error::Malformed(format!("{enc}: {e}")))?;
     if read > limit {
         return Err(Error::TooLarge { limit });
     }
@@ -161,7 +169,8 @@ fn error_response(format: Format, e: &Error) -> Response {
 
 /// An error as plain text (remote write has no structured error body).
 fn text_error_response(e: &Error) -> Response {
-    let mut resp = (e.http_status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.public_message()).into_response();
+    let mut resp =
+        (e.http_status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.public_message()).into_response();
     if e.is_retryable() {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     }
@@ -193,7 +202,10 @@ mod tests {
         assert_eq!((c.points, c.rejected), (3, 0), "{:?}", c.reasons);
         let l: ExportLogsServiceRequest = decode(Format::Json, LOGS.as_bytes()).expect("logs example");
         let rec = &l.resource_logs[0].scope_logs[0].log_records[0];
-        assert_eq!(rec.trace_id, vec![0x5B, 0x8E, 0xFF, 0xF7, 0x98, 0x03, 0x81, 0x03, 0xD2, 0x69, 0xB6, 0x33, 0x81, 0x3F, 0xC6, 0x0C]);
+        assert_eq!(
+            rec.trace_id,
+            vec![0x5B, 0x8E, 0xFF, 0xF7, 0x98, 0x03, 0x81, 0x03, 0xD2, 0x69, 0xB6, 0x33, 0x81, 0x3F, 0xC6, 0x0C]
+        );
         assert_eq!(rec.time_unix_nano, 1_544_712_660_300_000_000);
     }
 

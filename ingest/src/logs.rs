@@ -22,7 +22,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray, StringDictionaryBuilder, TimestampNanosecondArray, UInt32Array};
+use arrow::array::{
+    ArrayRef, Int32Array, RecordBatch, StringArray, StringDictionaryBuilder, TimestampNanosecondArray, UInt32Array,
+};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -75,7 +77,8 @@ pub fn convert(req: &ExportLogsServiceRequest, max_body_bytes: usize) -> Convert
             let scope = sl.scope.as_ref();
             let scope_name = scope.and_then(|s| non_empty(&s.name));
             let scope_version = scope.and_then(|s| non_empty(&s.version));
-            let scope_attrs = scope.filter(|s| !s.attributes.is_empty()).map(|s| attributes::to_json_object(&s.attributes));
+            let scope_attrs =
+                scope.filter(|s| !s.attributes.is_empty()).map(|s| attributes::to_json_object(&s.attributes));
             for r in &sl.log_records {
                 let Some(time) = [r.time_unix_nano, r.observed_time_unix_nano].into_iter().find(|t| *t > 0) else {
                     out.reject(1, "log record with neither time_unix_nano nor observed_time_unix_nano".into());
@@ -144,7 +147,10 @@ impl LogColumns {
         ];
         let fields: Vec<Field> = columns.iter().map(|(n, t, _)| Field::new(*n, t.clone(), true)).collect();
         let meta = HashMap::from([(cols::META_KIND.to_string(), "logs".to_string())]);
-        RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), columns.into_iter().map(|(_, _, a)| a).collect())
+        RecordBatch::try_new(
+            Arc::new(Schema::new_with_metadata(fields, meta)),
+            columns.into_iter().map(|(_, _, a)| a).collect(),
+        )
     }
 }
 
@@ -165,9 +171,16 @@ mod tests {
         let structured = Value::KvlistValue(KeyValueList { values: vec![kv("user", Value::IntValue(7))] });
         let req = ExportLogsServiceRequest {
             resource_logs: vec![ResourceLogs {
-                resource: Some(Resource { attributes: vec![kv("service.name", Value::StringValue("api".into()))], ..Default::default() }),
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", Value::StringValue("api".into()))],
+                    ..Default::default()
+                }),
                 scope_logs: vec![ScopeLogs {
-                    scope: Some(InstrumentationScope { name: "lib".into(), version: "1.2".into(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: "lib".into(),
+                        version: "1.2".into(),
+                        ..Default::default()
+                    }),
                     log_records: vec![
                         LogRecord {
                             time_unix_nano: 5,
@@ -180,7 +193,11 @@ mod tests {
                             attributes: vec![kv("http.method", Value::StringValue("GET".into()))],
                             ..Default::default()
                         },
-                        LogRecord { observed_time_unix_nano: 9, body: Some(AnyValue { value: Some(structured) }), ..Default::default() },
+                        LogRecord {
+                            observed_time_unix_nano: 9,
+                            body: Some(AnyValue { value: Some(structured) }),
+                            ..Default::default()
+                        },
                         LogRecord::default(),
                     ],
                     ..Default::default()

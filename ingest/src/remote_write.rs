@@ -143,7 +143,9 @@ pub fn check_headers(headers: &HeaderMap) -> Result<()> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     let encoding = text(header::CONTENT_ENCODING);
     if !matches!(encoding.as_str(), "" | "snappy") {
-        return Err(Error::Malformed(format!("content encoding {encoding:?}: remote write bodies are snappy-compressed")));
+        return Err(Error::Malformed(format!(
+            "content encoding {encoding:?}: remote write bodies are snappy-compressed"
+        )));
     }
     let content_type = text(header::CONTENT_TYPE);
     let proto = content_type.split(';').skip(1).filter_map(|p| p.trim().strip_prefix("proto=")).next();
@@ -196,7 +198,12 @@ pub fn convert(req: &WriteRequest, limits: &PointLimits) -> Converted {
     out
 }
 
-fn add_series(series: &TimeSeries, limits: &PointLimits, tables: &mut HashMap<String, TableBuilder>, out: &mut Converted) {
+fn add_series(
+    series: &TimeSeries,
+    limits: &PointLimits,
+    tables: &mut HashMap<String, TableBuilder>,
+    out: &mut Converted,
+) {
     out.reject(series.histograms.len(), "native histograms are not stored yet".into());
     if series.samples.is_empty() {
         return;
@@ -212,7 +219,9 @@ fn add_series(series: &TimeSeries, limits: &PointLimits, tables: &mut HashMap<St
     for s in &series.samples {
         match s.timestamp.checked_mul(NANOS_PER_MILLI).filter(|_| s.timestamp > 0) {
             Some(time) => builder.push(time, s.value, &labels.columns),
-            None => out.reject(1, format!("{}: sample timestamp {} ms is not a time after 1970", labels.name, s.timestamp)),
+            None => {
+                out.reject(1, format!("{}: sample timestamp {} ms is not a time after 1970", labels.name, s.timestamp))
+            }
         }
     }
 }
@@ -272,7 +281,12 @@ struct TableBuilder {
 
 impl TableBuilder {
     fn new(original_name: &str) -> Self {
-        Self { original_name: original_name.to_string(), times: Vec::new(), values: Vec::new(), labels: BTreeMap::new() }
+        Self {
+            original_name: original_name.to_string(),
+            times: Vec::new(),
+            values: Vec::new(),
+            labels: BTreeMap::new(),
+        }
     }
 
     fn push(&mut self, time: i64, value: f64, columns: &BTreeMap<String, String>) {
@@ -333,9 +347,15 @@ mod tests {
         with_histogram.histograms = vec![Opaque {}, Opaque {}];
         WriteRequest {
             timeseries: vec![
-                series(&[("__name__", "http_requests_total"), ("job", "api"), ("code", "200")], &[(1_000, 5.0), (2_000, 6.0)]),
+                series(
+                    &[("__name__", "http_requests_total"), ("job", "api"), ("code", "200")],
+                    &[(1_000, 5.0), (2_000, 6.0)],
+                ),
                 series(&[("__name__", "http_requests_total"), ("job", "web"), ("code", "")], &[(1_500, f64::NAN)]),
-                series(&[("__name__", "up"), ("job", "api"), ("time", "x")], &[(3_000, f64::from_bits(STALE_NAN)), (0, 1.0)]),
+                series(
+                    &[("__name__", "up"), ("job", "api"), ("time", "x")],
+                    &[(3_000, f64::from_bits(STALE_NAN)), (0, 1.0)],
+                ),
                 series(&[("job", "nameless")], &[(1_000, 1.0), (2_000, 2.0)]),
                 with_histogram,
             ],
@@ -385,7 +405,10 @@ mod tests {
     fn label_limits_reject_the_series() {
         let limits = PointLimits { max_attributes: 1, ..Default::default() };
         let req = WriteRequest {
-            timeseries: vec![series(&[("__name__", "m"), ("a", "1"), ("b", "2")], &[(1, 1.0)]), series(&[("__name__", "m"), ("a", "1")], &[(1, 1.0)])],
+            timeseries: vec![
+                series(&[("__name__", "m"), ("a", "1"), ("b", "2")], &[(1, 1.0)]),
+                series(&[("__name__", "m"), ("a", "1")], &[(1, 1.0)]),
+            ],
             metadata: vec![],
         };
         let c = convert(&req, &limits);
@@ -398,7 +421,8 @@ mod tests {
         assert!(matches!(&err, Error::Malformed(m) if m.starts_with("snappy")), "{err}");
         let err = decode(b"", 1 << 20).expect_err("empty body");
         assert!(matches!(err, Error::Malformed(_)), "{err}");
-        let bad_proto = snap::raw::Encoder::new().compress_vec(&[0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]).expect("compress");
+        let bad_proto =
+            snap::raw::Encoder::new().compress_vec(&[0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]).expect("compress");
         let err = decode(&bad_proto, 1 << 20).expect_err("bad protobuf");
         assert!(matches!(&err, Error::Malformed(m) if m.starts_with("protobuf")), "{err}");
         assert_eq!(err.http_status(), axum::http::StatusCode::BAD_REQUEST);
@@ -424,7 +448,10 @@ mod tests {
         assert!(check_headers(&h).is_ok());
         h.insert(header::CONTENT_TYPE, "application/x-protobuf;proto=prometheus.WriteRequest".parse().expect("header"));
         assert!(check_headers(&h).is_ok());
-        h.insert(header::CONTENT_TYPE, "application/x-protobuf;proto=io.prometheus.write.v2.Request".parse().expect("header"));
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-protobuf;proto=io.prometheus.write.v2.Request".parse().expect("header"),
+        );
         assert!(matches!(check_headers(&h), Err(Error::UnsupportedMediaType(_))));
         h.remove(header::CONTENT_TYPE);
         h.insert(header::CONTENT_ENCODING, "gzip".parse().expect("header"));

@@ -94,8 +94,10 @@ impl Ingester {
         let converted = metrics::convert(&req, &self.limits.point);
         drop(req);
         let s = self.store(converted, "metrics").await?;
-        let partial_success = (s.rejected > 0)
-            .then_some(ExportMetricsPartialSuccess { rejected_data_points: s.rejected as i64, error_message: s.message });
+        let partial_success = (s.rejected > 0).then_some(ExportMetricsPartialSuccess {
+            rejected_data_points: s.rejected as i64,
+            error_message: s.message,
+        });
         Ok(ExportMetricsServiceResponse { partial_success })
     }
 

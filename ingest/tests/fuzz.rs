@@ -67,26 +67,29 @@ proptest! {
 }
 
 fn attribute() -> impl Strategy<Value = KeyValue> {
-    ("[a-z.]{0,6}|time|value|\\PC{1,4}", prop_oneof![
-        "\\PC{0,8}".prop_map(any_value::Value::StringValue),
-        any::<i64>().prop_map(any_value::Value::IntValue),
-        any::<f64>().prop_map(any_value::Value::DoubleValue),
-        any::<bool>().prop_map(any_value::Value::BoolValue),
-    ])
+    (
+        "[a-z.]{0,6}|time|value|\\PC{1,4}",
+        prop_oneof![
+            "\\PC{0,8}".prop_map(any_value::Value::StringValue),
+            any::<i64>().prop_map(any_value::Value::IntValue),
+            any::<f64>().prop_map(any_value::Value::DoubleValue),
+            any::<bool>().prop_map(any_value::Value::BoolValue),
+        ],
+    )
         .prop_map(|(key, v)| KeyValue { key, value: Some(AnyValue { value: Some(v) }), ..Default::default() })
 }
 
 fn number_point() -> impl Strategy<Value = NumberDataPoint> {
-    (proptest::collection::vec(attribute(), 0..4), 0u64..3, any::<f64>(), any::<u32>()).prop_map(|(attributes, t, v, flags)| {
-        NumberDataPoint {
+    (proptest::collection::vec(attribute(), 0..4), 0u64..3, any::<f64>(), any::<u32>()).prop_map(
+        |(attributes, t, v, flags)| NumberDataPoint {
             attributes,
             time_unix_nano: t * 1_000,
             start_time_unix_nano: 1,
             value: Some(number_data_point::Value::AsDouble(v)),
             flags: flags & 1,
             ..Default::default()
-        }
-    })
+        },
+    )
 }
 
 fn histogram_point() -> impl Strategy<Value = HistogramDataPoint> {
@@ -104,13 +107,18 @@ fn histogram_point() -> impl Strategy<Value = HistogramDataPoint> {
 fn metric() -> impl Strategy<Value = Metric> {
     let name = "[a-c]{0,2}|\\PC{1,3}";
     prop_oneof![
-        (name, proptest::collection::vec(number_point(), 0..5))
-            .prop_map(|(name, data_points)| Metric { name, data: Some(Data::Gauge(Gauge { data_points })), ..Default::default() }),
-        (name, proptest::collection::vec(number_point(), 0..5), 0i32..3, any::<bool>()).prop_map(|(name, data_points, t, m)| Metric {
+        (name, proptest::collection::vec(number_point(), 0..5)).prop_map(|(name, data_points)| Metric {
             name,
-            data: Some(Data::Sum(Sum { data_points, aggregation_temporality: t, is_monotonic: m })),
+            data: Some(Data::Gauge(Gauge { data_points })),
             ..Default::default()
         }),
+        (name, proptest::collection::vec(number_point(), 0..5), 0i32..3, any::<bool>()).prop_map(
+            |(name, data_points, t, m)| Metric {
+                name,
+                data: Some(Data::Sum(Sum { data_points, aggregation_temporality: t, is_monotonic: m })),
+                ..Default::default()
+            }
+        ),
         (name, proptest::collection::vec(histogram_point(), 0..5)).prop_map(|(name, data_points)| Metric {
             name,
             data: Some(Data::Histogram(Histogram { data_points, aggregation_temporality: 2 })),
@@ -120,10 +128,15 @@ fn metric() -> impl Strategy<Value = Metric> {
 }
 
 fn request() -> impl Strategy<Value = ExportMetricsServiceRequest> {
-    proptest::collection::vec(proptest::collection::vec(metric(), 0..4), 0..3).prop_map(|scopes| ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            scope_metrics: scopes.into_iter().map(|metrics| ScopeMetrics { metrics, ..Default::default() }).collect(),
-            ..Default::default()
-        }],
+    proptest::collection::vec(proptest::collection::vec(metric(), 0..4), 0..3).prop_map(|scopes| {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: scopes
+                    .into_iter()
+                    .map(|metrics| ScopeMetrics { metrics, ..Default::default() })
+                    .collect(),
+                ..Default::default()
+            }],
+        }
     })
 }

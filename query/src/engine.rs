@@ -94,11 +94,8 @@ impl QueryEngine {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_create_default_catalog_and_schema(false);
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .build();
+        let state =
+            SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let ctx = SessionContext::new_with_state(state);
         crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();
@@ -117,8 +114,11 @@ impl QueryEngine {
     /// the configured one. The query runs on the query runtime; dropping the
     /// returned future (the client went away) cancels it.
     pub async fn execute_with(&self, sql: &str, timeout: Option<Duration>) -> Result<QueryResult> {
-        let _permit =
-            self.permits.clone().try_acquire_owned().map_err(|_| Error::TooManyQueries(self.config.max_concurrent_queries))?;
+        let _permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::TooManyQueries(self.config.max_concurrent_queries))?;
         let timeout = timeout.map_or(self.config.timeout, |t| t.min(self.config.timeout));
         let tracker = Tracker::new(&self.log, sql);
         let ctx = self.context()?;

@@ -29,8 +29,8 @@ use arrow_flight::sql::{
     TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage,
-    SchemaAsIpc, Ticket,
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
+    Ticket,
 };
 use bytes::Bytes;
 use datafusion::arrow::array::{RecordBatch, StringArray};
@@ -117,7 +117,12 @@ impl FlightSqlServer {
     }
 
     /// `FlightInfo` for a query: its (hydrated) schema and a ticket for `DoGet`.
-    async fn query_info(&self, handle: &Handle, ticket: Bytes, descriptor: FlightDescriptor) -> Result<FlightInfo, Status> {
+    async fn query_info(
+        &self,
+        handle: &Handle,
+        ticket: Bytes,
+        descriptor: FlightDescriptor,
+    ) -> Result<FlightInfo, Status> {
         let ctx = self.context()?;
         let df = self.plan(&ctx, handle, self.deadline()).await?;
         let schema = flight_schema(df.schema().as_arrow());
@@ -137,8 +142,9 @@ impl FlightSqlServer {
         let stream = df.execute_stream().await.map_err(|e| status(&e.into()))?;
         let schema = stream.schema();
         let timeout = self.engine.config().timeout;
-        let batches = with_deadline(stream, deadline, move || Err(DataFusionError::External(Box::new(Timeout(timeout)))))
-            .map_err(|e| FlightError::Tonic(Box::new(status(&df_error(e)))));
+        let batches =
+            with_deadline(stream, deadline, move || Err(DataFusionError::External(Box::new(Timeout(timeout)))))
+                .map_err(|e| FlightError::Tonic(Box::new(status(&df_error(e)))));
         let data = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from);
         Ok(Response::new(Box::pin(data)))
     }
@@ -148,14 +154,18 @@ impl FlightSqlServer {
     async fn tables(&self, with_schema: bool) -> Result<Vec<TableEntry>, Status> {
         let ctx = self.context()?;
         let sql = "SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables";
-        let batches = ctx.sql(sql).await.map_err(|e| status(&e.into()))?.collect().await.map_err(|e| status(&e.into()))?;
+        let batches =
+            ctx.sql(sql).await.map_err(|e| status(&e.into()))?.collect().await.map_err(|e| status(&e.into()))?;
         let mut out = Vec::new();
         for batch in &batches {
             let cols = (0..4).map(|i| cast(batch.column(i), &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
             let cols = cols.map_err(arrow_status)?;
-            let text: Vec<&StringArray> = cols.iter().filter_map(|c| c.as_any().downcast_ref::<StringArray>()).collect();
+            let text: Vec<&StringArray> =
+                cols.iter().filter_map(|c| c.as_any().downcast_ref::<StringArray>()).collect();
             let [catalog, schema, table, kind] = text.as_slice() else {
-                return Err(status(&DataFusionError::Internal("information_schema.tables changed shape".into()).into()));
+                return Err(status(
+                    &DataFusionError::Internal("information_schema.tables changed shape".into()).into(),
+                ));
             };
             for row in 0..batch.num_rows() {
                 let arrow_schema = if with_schema {
@@ -316,7 +326,11 @@ impl FlightSqlService for FlightSqlServer {
         batch_response(builder.schema(), builder.build())
     }
 
-    async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
         let mut builder = query.into_builder();
         for t in self.tables(builder.include_schema()).await? {
             builder.append(t.catalog, t.schema, t.table, t.kind, &t.arrow_schema).map_err(flight_status)?;
@@ -336,7 +350,11 @@ impl FlightSqlService for FlightSqlServer {
         batch_response(builder.schema(), builder.build())
     }
 
-    async fn do_get_sql_info(&self, query: CommandGetSqlInfo, _request: Request<Ticket>) -> Result<Response<DoGetStream>, Status> {
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
         let builder = query.into_builder(&self.sql_info);
         batch_response(builder.schema(), builder.build())
     }
@@ -463,7 +481,6 @@ where
     })
 }
 
-
 /// The schema as sent: dictionary columns hydrated to their value type.
 fn flight_schema(schema: &Schema) -> Schema {
     let fields: Vec<Field> = schema
@@ -496,10 +513,7 @@ fn metadata_info<M: ProstMessageExt>(
     Ok(Response::new(info))
 }
 
-fn batch_response(
-    schema: SchemaRef,
-    batch: Result<RecordBatch, FlightError>,
-) -> Result<Response<DoGetStream>, Status> {
+fn batch_response(schema: SchemaRef, batch: Result<RecordBatch, FlightError>) -> Result<Response<DoGetStream>, Status> {
     let batch = batch.map_err(flight_status)?;
     let data = FlightDataEncoderBuilder::new()
         .with_schema(schema)

@@ -20,7 +20,8 @@ pub fn to_json(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, A
         let formatters: Vec<ArrayFormatter> =
             batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts)).collect::<Result<_, _>>()?;
         for row in 0..batch.num_rows() {
-            let cells = batch.columns().iter().zip(&formatters).map(|(col, fmt)| cell(col.as_ref(), fmt, row)).collect();
+            let cells =
+                batch.columns().iter().zip(&formatters).map(|(col, fmt)| cell(col.as_ref(), fmt, row)).collect();
             rows.push(Value::Array(cells));
         }
     }
@@ -79,4 +80,3 @@ pub fn to_arrow(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, 
     }
     Ok(out)
 }
-

@@ -59,7 +59,16 @@ impl QueryLog {
         let started_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
         g.running.insert(
             id,
-            QueryEntry { id, sql: text, started_ns, state: "running", duration_ms: 0, rows: 0, error: None, started: Instant::now() },
+            QueryEntry {
+                id,
+                sql: text,
+                started_ns,
+                state: "running",
+                duration_ms: 0,
+                rows: 0,
+                error: None,
+                started: Instant::now(),
+            },
         );
         id
     }

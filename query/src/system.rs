@@ -10,7 +10,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray, UInt64Array,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::datasource::memory::MemorySourceConfig;
@@ -209,7 +211,9 @@ fn build_queries(_: &Store, log: &QueryLog) -> Result<RecordBatch> {
         Arc::new(UInt64Array::from(q.iter().map(|e| e.id).collect::<Vec<_>>())),
         Arc::new(StringArray::from(q.iter().map(|e| e.sql.clone()).collect::<Vec<_>>())),
         Arc::new(StringArray::from(q.iter().map(|e| e.state).collect::<Vec<_>>())),
-        Arc::new(TimestampNanosecondArray::from(q.iter().map(|e| e.started_ns).collect::<Vec<_>>()).with_timezone("UTC")),
+        Arc::new(
+            TimestampNanosecondArray::from(q.iter().map(|e| e.started_ns).collect::<Vec<_>>()).with_timezone("UTC"),
+        ),
         Arc::new(UInt64Array::from(q.iter().map(|e| e.duration_ms).collect::<Vec<_>>())),
         Arc::new(UInt64Array::from(q.iter().map(|e| e.rows).collect::<Vec<_>>())),
         Arc::new(StringArray::from(q.iter().map(|e| e.error.clone()).collect::<Vec<_>>())),

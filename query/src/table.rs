@@ -17,7 +17,9 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::logical_expr::{utils::conjunction, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{
+    utils::conjunction, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
+};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
@@ -70,15 +72,18 @@ impl TableProvider for MetricTable {
         let range = TimeRange::from_filters(filters);
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
 
-        let segments: Vec<&SegmentMeta> = snapshot.segments.iter().filter(|s| range.overlaps(s.min_time, s.max_time)).collect();
+        let segments: Vec<&SegmentMeta> =
+            snapshot.segments.iter().filter(|s| range.overlaps(s.min_time, s.max_time)).collect();
         tracing::debug!(table = %self.name, total = snapshot.segments.len(), scanned = segments.len(), "segment pruning");
         if !segments.is_empty() {
-            let mut source = ParquetSource::new(self.schema.clone()).with_pushdown_filters(false).with_enable_page_index(true);
+            let mut source =
+                ParquetSource::new(self.schema.clone()).with_pushdown_filters(false).with_enable_page_index(true);
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
             }
-            let files: Vec<PartitionedFile> = segments.iter().map(|s| PartitionedFile::new(s.path.clone(), s.bytes)).collect();
+            let files: Vec<PartitionedFile> =
+                segments.iter().map(|s| PartitionedFile::new(s.path.clone(), s.bytes)).collect();
             let config = FileScanConfigBuilder::new(self.segments_url.clone(), Arc::new(source))
                 .with_file_group(FileGroup::new(files))
                 .with_projection_indices(projection.cloned())?

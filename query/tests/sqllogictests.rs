@@ -57,7 +57,12 @@ impl AsyncDB for Db {
                 .collect::<Result<_, _>>()
                 .map_err(|e| DbError(e.to_string()))?;
             for r in 0..batch.num_rows() {
-                rows.push(fmts.iter().map(|f| f.value(r).to_string()).map(|s| if s.is_empty() { "(empty)".into() } else { s }).collect());
+                rows.push(
+                    fmts.iter()
+                        .map(|f| f.value(r).to_string())
+                        .map(|s| if s.is_empty() { "(empty)".into() } else { s })
+                        .collect(),
+                );
             }
         }
         Ok(DBOutput::Rows { types, rows })

@@ -109,9 +109,7 @@ pub fn decode_payload(payload: &[u8]) -> std::result::Result<Vec<(String, Record
     let mut out = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
         let name_len = u16::from_le_bytes(take(&mut pos, 2)?.try_into().map_err(|_| "name len")?) as usize;
-        let name = std::str::from_utf8(take(&mut pos, name_len)?)
-            .map_err(|e| format!("table name: {e}"))?
-            .to_string();
+        let name = std::str::from_utf8(take(&mut pos, name_len)?).map_err(|e| format!("table name: {e}"))?.to_string();
         let ipc_len = u32::from_le_bytes(take(&mut pos, 4)?.try_into().map_err(|_| "ipc len")?) as usize;
         let ipc = take(&mut pos, ipc_len)?;
         let reader = StreamReader::try_new(Cursor::new(ipc), None).map_err(|e| format!("ipc: {e}"))?;
@@ -245,7 +243,10 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let recs = vec![vec![("a".to_string(), batch(1.0)), ("b".to_string(), batch(2.0))], vec![("a".to_string(), batch(3.0))]];
+        let recs = vec![
+            vec![("a".to_string(), batch(1.0)), ("b".to_string(), batch(2.0))],
+            vec![("a".to_string(), batch(3.0))],
+        ];
         let data = file_with(&recs);
         let r = replay_bytes(&data).expect("replay");
         assert!(r.dropped.is_none());

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::config::SyncPolicy;
 use crate::error::{Error, Result};
 use crate::manifest::sync_dir;
-use crate::config::SyncPolicy;
 use crate::store::{Frozen, Shared};
 use crate::wal;
 
@@ -112,7 +112,8 @@ impl WalWriter {
         }
         if let Some(reason) = &self.failed {
             for (_, _, ack) in appends {
-                let _ = ack.send(Err(Error::io(wal::file_path(&self.dir, self.id), std::io::Error::other(reason.clone()))));
+                let _ =
+                    ack.send(Err(Error::io(wal::file_path(&self.dir, self.id), std::io::Error::other(reason.clone()))));
             }
             return;
         }
@@ -187,7 +188,8 @@ impl WalWriter {
 
 fn new_file(dir: &std::path::Path, id: u64) -> Result<File> {
     let path = wal::file_path(dir, id);
-    let mut f = std::fs::OpenOptions::new().create_new(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut f =
+        std::fs::OpenOptions::new().create_new(true).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
     f.write_all(&wal::header()).map_err(|e| Error::io(&path, e))?;
     f.sync_all().map_err(|e| Error::io(&path, e))?;
     sync_dir(dir)?;

@@ -267,7 +267,9 @@ fn acknowledged_points_survive_random_sigkills() {
         let owner = idx.checked_sub(1).map(|i| &sent[i]).filter(|s| seq < s.start + s.len);
         match owner {
             Some(s) if s.writer == writer => seen[seq as usize] += 1,
-            Some(s) => problems.push(format!("row {row}: writer {writer}, but sequence {seq} was sent by writer {}", s.writer)),
+            Some(s) => {
+                problems.push(format!("row {row}: writer {writer}, but sequence {seq} was sent by writer {}", s.writer))
+            }
             None => problems.push(format!("row {row}: sequence {seq} was never sent (its writer stopped first)")),
         }
     }

@@ -25,7 +25,12 @@ fn bad_requests_get_clear_errors() {
     assert!(status.message.contains("protobuf"), "{}", status.message);
 
     // Wrong content type: 415.
-    let resp = client.post(format!("{}/v1/metrics", server.url())).header("content-type", "text/plain").body("x").send().expect("post");
+    let resp = client
+        .post(format!("{}/v1/metrics", server.url()))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .expect("post");
     assert_eq!(resp.status().as_u16(), 415);
 
     // Unknown route: 404 naming the path.
@@ -51,7 +56,11 @@ fn bad_requests_get_clear_errors() {
     assert_eq!(client.get(format!("{}/ready", server.url())).send().expect("get").status().as_u16(), 200);
 
     // GET with ?query= and the other formats.
-    let resp = client.get(format!("{}/api/v1/sql", server.url())).query(&[("query", "SELECT 1 AS one"), ("format", "csv")]).send().expect("get");
+    let resp = client
+        .get(format!("{}/api/v1/sql", server.url()))
+        .query(&[("query", "SELECT 1 AS one"), ("format", "csv")])
+        .send()
+        .expect("get");
     assert_eq!(resp.text().expect("text"), "one\n1\n");
     let resp = client
         .post(format!("{}/api/v1/sql?format=arrow", server.url()))
@@ -123,7 +132,8 @@ fn malformed_grpc_request_is_invalid_argument() {
             .expect("connect");
         let mut client = tonic::client::Grpc::new(channel);
         client.ready().await.expect("ready");
-        let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        let path =
+            http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
         let err = client
             .unary(tonic::Request::new(vec![0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), path.clone(), RawCodec)
             .await
@@ -144,7 +154,9 @@ fn write_config(dir: &std::path::Path, toml: &str) -> String {
 
 fn gauge_request(name: &str, t: u64) -> Vec<u8> {
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             scope_metrics: vec![ScopeMetrics {
@@ -197,10 +209,15 @@ fn oversized_and_gzip_bomb_requests_are_refused() {
     // gRPC over the limit: RESOURCE_EXHAUSTED.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc)).expect("endpoint").connect().await.expect("connect");
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
         let mut client = tonic::client::Grpc::new(channel);
         client.ready().await.expect("ready");
-        let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        let path =
+            http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
         let err = client.unary(tonic::Request::new(vec![0u8; 2 << 20]), path, RawCodec).await.expect_err("too large");
         assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
     });
@@ -236,11 +253,19 @@ fn overload_answers_429_with_retry_after_then_recovers() {
     // gRPC: UNAVAILABLE (retryable).
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc)).expect("endpoint").connect().await.expect("connect");
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect");
         let mut client = tonic::client::Grpc::new(channel);
         client.ready().await.expect("ready");
-        let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
-        let err = client.unary(tonic::Request::new(gauge_request("busy", 3000)), path, RawCodec).await.expect_err("overloaded");
+        let path =
+            http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
+        let err = client
+            .unary(tonic::Request::new(gauge_request("busy", 3000)), path, RawCodec)
+            .await
+            .expect_err("overloaded");
         assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
     });
     // Once the memtable is flushed, writes are accepted again; nothing acknowledged was lost.
@@ -254,5 +279,8 @@ fn overload_answers_429_with_retry_after_then_recovers() {
         assert!(std::time::Instant::now() < deadline, "still overloaded after 20 s");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    assert_eq!(server.rows("SELECT CAST(time AS BIGINT) AS t FROM busy ORDER BY t"), vec![json!([1000]), json!([4000])]);
+    assert_eq!(
+        server.rows("SELECT CAST(time AS BIGINT) AS t FROM busy ORDER BY t"),
+        vec![json!([1000]), json!([4000])]
+    );
 }

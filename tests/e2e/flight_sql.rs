@@ -7,9 +7,9 @@ use std::sync::Arc;
 use arrow::array::{Array, BinaryArray, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use arrow::util::pretty::pretty_format_batches;
+use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
-use arrow_flight::error::FlightError;
 use arrow_flight::FlightInfo;
 use futures::TryStreamExt;
 use tonic::transport::Channel;
@@ -46,7 +46,8 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 async fn client(server: &Server) -> FlightSqlServiceClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{}", server.grpc)).expect("uri").connect().await.expect("connect");
+    let channel =
+        Channel::from_shared(format!("http://{}", server.grpc)).expect("uri").connect().await.expect("connect");
     FlightSqlServiceClient::new(channel)
 }
 
@@ -103,7 +104,8 @@ fn flight_sql_statements_tables_and_errors() {
         assert_eq!(batches[0].schema().field(1).data_type(), advertised.field(1).data_type());
 
         // A prepared statement with a bound parameter, `?` as ADBC and JDBC write it.
-        let mut stmt = c.prepare(format!("SELECT sum(value) AS total FROM cpu WHERE host = ? AND {WINDOW}"), None)
+        let mut stmt = c
+            .prepare(format!("SELECT sum(value) AS total FROM cpu WHERE host = ? AND {WINDOW}"), None)
             .await
             .expect("prepare");
         assert_eq!(stmt.dataset_schema().expect("schema").field(0).name(), "total");
@@ -136,7 +138,8 @@ fn flight_sql_statements_tables_and_errors() {
         assert!(schema.field_with_name("host").is_ok() && schema.field_with_name("value").is_ok(), "{schema:?}");
 
         // All tables, as information_schema.tables lists them (views included).
-        let info = c.get_tables(CommandGetTables { include_schema: false, ..Default::default() }).await.expect("get_tables");
+        let info =
+            c.get_tables(CommandGetTables { include_schema: false, ..Default::default() }).await.expect("get_tables");
         let all = table(&fetch(&mut c, info).await);
         assert!(all.contains("| public ") && all.contains("| cpu "), "{all}");
         assert!(all.contains("| information_schema | tables ") && all.contains("VIEW"), "{all}");
@@ -157,7 +160,8 @@ fn flight_sql_statements_tables_and_errors() {
         assert_eq!(rows, 2);
 
         // Mistakes: INVALID_ARGUMENT with DataFusion's message.
-        let (code, msg) = status(c.execute("SELECT * FROM no_such_table".into(), None).await.expect_err("missing table"));
+        let (code, msg) =
+            status(c.execute("SELECT * FROM no_such_table".into(), None).await.expect_err("missing table"));
         assert_eq!(code, tonic::Code::InvalidArgument);
         assert!(msg.contains("no_such_table"), "{msg}");
         let (code, _) = status(c.execute("SELEC 1".into(), None).await.expect_err("bad syntax"));

@@ -197,4 +197,3 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     out
 }
-

@@ -122,7 +122,10 @@ print(json.dumps(out, default=str))
 fn python() -> String {
     std::env::var("TIDEWATER_TEST_PYTHON").unwrap_or_else(|_| {
         let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/target/test-venv/bin/python");
-        assert!(std::path::Path::new(venv).exists(), "no Python with psycopg: run ./scripts/test or set TIDEWATER_TEST_PYTHON");
+        assert!(
+            std::path::Path::new(venv).exists(),
+            "no Python with psycopg: run ./scripts/test or set TIDEWATER_TEST_PYTHON"
+        );
         venv.to_string()
     })
 }

@@ -56,7 +56,10 @@ fn check(server: &Server, service: &str, sent: &Value) {
                   FROM py_payload WHERE service_name = '$svc'");
     assert_eq!(rows.len(), 1, "{rows:?}");
     let r = &rows[0];
-    assert_eq!((&r[0], &r[1], &r[2], &r[3], &r[4]), (&json!(4), &json!(1007.0), &json!(1.0), &json!(1000.0), &json!(0)));
+    assert_eq!(
+        (&r[0], &r[1], &r[2], &r[3], &r[4]),
+        (&json!(4), &json!(1007.0), &json!(1.0), &json!(1000.0), &json!(0))
+    );
     let scale = r[5].as_i64().expect("scale") as i32;
     let offset = r[6].as_i64().expect("offset");
     let counts: Vec<u64> = serde_json::from_str(r[7].as_str().expect("counts")).expect("counts list");
@@ -197,7 +200,9 @@ fn partial_success_names_rejected_points_and_keeps_the_rest() {
 #[test]
 fn nan_and_infinity_are_stored_as_such() {
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric::Data, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
     use prost::Message;
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
@@ -212,7 +217,12 @@ fn nan_and_infinity_are_stored_as_such() {
                 metrics: vec![Metric {
                     name: "odd.gauge".into(),
                     data: Some(Data::Gauge(Gauge {
-                        data_points: vec![point(1000, f64::NAN), point(2000, f64::INFINITY), point(3000, f64::NEG_INFINITY), point(4000, -0.0)],
+                        data_points: vec![
+                            point(1000, f64::NAN),
+                            point(2000, f64::INFINITY),
+                            point(3000, f64::NEG_INFINITY),
+                            point(4000, -0.0),
+                        ],
                     })),
                     ..Default::default()
                 }],

@@ -27,7 +27,9 @@ fn post(server: &Server, body: Value, timeout: Option<Duration>) -> reqwest::Res
 }
 
 fn query_states(server: &Server, like: &str) -> Vec<Value> {
-    server.rows(&format!("SELECT state FROM system.queries WHERE query LIKE '{like}%' AND query NOT LIKE 'SELECT state%'"))
+    server.rows(&format!(
+        "SELECT state FROM system.queries WHERE query LIKE '{like}%' AND query NOT LIKE 'SELECT state%'"
+    ))
 }
 
 #[test]
@@ -51,11 +53,15 @@ fn memory_limit_timeout_cancellation_and_concurrency() {
     assert_eq!(query_states(&server, "SELECT count(*) FROM generate_series(1, 100000)"), vec![json!(["timeout"])]);
 
     // The client goes away: the query is cancelled, not left running.
-    let gone = post(&server, json!({"query": format!("{ENDLESS} WHERE a.value > 0")}), Some(Duration::from_millis(500)));
+    let gone =
+        post(&server, json!({"query": format!("{ENDLESS} WHERE a.value > 0")}), Some(Duration::from_millis(500)));
     assert!(gone.is_err(), "the client should have timed out");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let states = query_states(&server, "SELECT count(*) FROM generate_series(1, 100000) a CROSS JOIN generate_series(1, 100000) b WHERE");
+        let states = query_states(
+            &server,
+            "SELECT count(*) FROM generate_series(1, 100000) a CROSS JOIN generate_series(1, 100000) b WHERE",
+        );
         if states == vec![json!(["cancelled"])] {
             break;
         }

@@ -98,7 +98,9 @@ fn prometheus_remote_writes_its_own_metrics() {
     assert!(rows[0][0].as_i64().unwrap_or(0) > 0, "{rows:?}");
     assert_eq!(server.rows("SELECT count(*) FROM up WHERE value <> 1.0 OR value IS NULL"), vec![json!([0])]);
     assert_eq!(
-        server.rows("SELECT count(*) FROM up WHERE time < now() - INTERVAL '5 minutes' OR time > now() + INTERVAL '1 minute'"),
+        server.rows(
+            "SELECT count(*) FROM up WHERE time < now() - INTERVAL '5 minutes' OR time > now() + INTERVAL '1 minute'"
+        ),
         vec![json!([0])]
     );
     let cols = column_names(&server, "up");
@@ -174,7 +176,8 @@ fn hand_built_requests_read_back_exactly() {
     );
     // The column types of the data model.
     let body = server.sql("SELECT * FROM rw_temperature LIMIT 0");
-    let types: Vec<Value> = body["columns"].as_array().expect("columns").iter().map(|c| json!([c["name"], c["type"]])).collect();
+    let types: Vec<Value> =
+        body["columns"].as_array().expect("columns").iter().map(|c| json!([c["name"], c["type"]])).collect();
     assert_eq!(
         types,
         vec![

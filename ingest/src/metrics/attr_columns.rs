@@ -44,7 +44,8 @@ impl Column {
         for (row, k) in self.cells {
             keys[row as usize] = Some(k);
         }
-        let dict = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(StringArray::from(self.values)));
+        let dict =
+            DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(StringArray::from(self.values)));
         match dict {
             Ok(d) => Arc::new(d),
             // Keys are in range by construction; an empty column is the fallback.

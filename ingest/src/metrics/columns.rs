@@ -14,7 +14,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Array, Float64Builder, Int32Array, ListBuilder, TimestampNanosecondArray, UInt64Array, UInt64Builder,
+    ArrayRef, Float64Array, Float64Builder, Int32Array, ListBuilder, TimestampNanosecondArray, UInt64Array,
+    UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field};
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -67,7 +68,9 @@ impl Kind {
     pub fn cumulative(self) -> Option<bool> {
         match self {
             Kind::Gauge => None,
-            Kind::Sum { cumulative, .. } | Kind::Histogram { cumulative } | Kind::ExpHistogram { cumulative } => Some(cumulative),
+            Kind::Sum { cumulative, .. } | Kind::Histogram { cumulative } | Kind::ExpHistogram { cumulative } => {
+                Some(cumulative)
+            }
             Kind::Summary => Some(true),
         }
     }
@@ -170,7 +173,9 @@ impl Values {
 
     /// Append a histogram point.
     pub fn push_histogram(&mut self, p: &HistogramDataPoint) -> Result<(), String> {
-        let Values::Histogram { count, sum, min, max, bounds, counts } = self else { return Err("kind mismatch".into()) };
+        let Values::Histogram { count, sum, min, max, bounds, counts } = self else {
+            return Err("kind mismatch".into());
+        };
         // Bucket counts that do not match the bounds (the OTLP spec's own JSON
         // example has one) are stored as sent: lossless first; quantile
         // functions check the shape.
@@ -229,7 +234,9 @@ impl Values {
 
     /// Append a summary point.
     pub fn push_summary(&mut self, p: &SummaryDataPoint) -> Result<(), String> {
-        let Values::Summary { count, sum, quantiles, quantile_values } = self else { return Err("kind mismatch".into()) };
+        let Values::Summary { count, sum, quantiles, quantile_values } = self else {
+            return Err("kind mismatch".into());
+        };
         let stale = p.flags & NO_RECORDED_VALUE != 0;
         count.push((!stale).then_some(p.count));
         sum.push((!stale).then_some(p.sum));
@@ -244,9 +251,15 @@ impl Values {
 
     /// Finished columns with their fields.
     pub fn finish(self) -> Vec<(Field, ArrayRef)> {
-        let f64s = |name: &str, v: Vec<Option<f64>>| (Field::new(name, DataType::Float64, true), Arc::new(Float64Array::from(v)) as ArrayRef);
-        let u64s = |name: &str, v: Vec<Option<u64>>| (Field::new(name, DataType::UInt64, true), Arc::new(UInt64Array::from(v)) as ArrayRef);
-        let i32s = |name: &str, v: Vec<Option<i32>>| (Field::new(name, DataType::Int32, true), Arc::new(Int32Array::from(v)) as ArrayRef);
+        let f64s = |name: &str, v: Vec<Option<f64>>| {
+            (Field::new(name, DataType::Float64, true), Arc::new(Float64Array::from(v)) as ArrayRef)
+        };
+        let u64s = |name: &str, v: Vec<Option<u64>>| {
+            (Field::new(name, DataType::UInt64, true), Arc::new(UInt64Array::from(v)) as ArrayRef)
+        };
+        let i32s = |name: &str, v: Vec<Option<i32>>| {
+            (Field::new(name, DataType::Int32, true), Arc::new(Int32Array::from(v)) as ArrayRef)
+        };
         let list = |name: &str, a: ArrayRef| (Field::new(name, a.data_type().clone(), true), a);
         match self {
             Values::Number { value } => vec![f64s("value", value)],

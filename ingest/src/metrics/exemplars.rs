@@ -53,7 +53,8 @@ impl ExemplarColumn {
             });
             self.trace_id.push((!e.trace_id.is_empty()).then(|| attributes::hex(&e.trace_id)));
             self.span_id.push((!e.span_id.is_empty()).then(|| attributes::hex(&e.span_id)));
-            self.attributes.push((!e.filtered_attributes.is_empty()).then(|| attributes::to_json_object(&e.filtered_attributes)));
+            self.attributes
+                .push((!e.filtered_attributes.is_empty()).then(|| attributes::to_json_object(&e.filtered_attributes)));
         }
         self.offsets.push(self.time.len() as i32);
     }

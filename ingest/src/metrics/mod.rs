@@ -19,8 +19,8 @@ use arrow::datatypes::{Field, Schema};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric::Data, AggregationTemporality, Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
-    SummaryDataPoint,
+    metric::Data, AggregationTemporality, Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric,
+    NumberDataPoint, SummaryDataPoint,
 };
 use tidewater_storage::schema::{self as cols, time_type};
 use tidewater_storage::TableWrite;
@@ -111,7 +111,8 @@ impl TableBuilder {
     fn finish(self, table: String) -> Option<TableWrite> {
         let rows = self.times.len();
         let mut fields = vec![Field::new(cols::TIME, time_type(), true)];
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(TimestampNanosecondArray::from(self.times).with_timezone("UTC"))];
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(TimestampNanosecondArray::from(self.times).with_timezone("UTC"))];
         let mut push = |(f, a): (Field, ArrayRef)| {
             fields.push(f);
             columns.push(a);
@@ -375,7 +376,11 @@ mod tests {
     use opentelemetry_proto::tonic::resource::v1::Resource;
 
     fn kv(k: &str, v: &str) -> KeyValue {
-        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(Value::StringValue(v.into())) }), ..Default::default() }
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(Value::StringValue(v.into())) }),
+            ..Default::default()
+        }
     }
 
     fn point(t: u64, v: f64, attrs: Vec<KeyValue>) -> NumberDataPoint {
@@ -446,7 +451,10 @@ mod tests {
     #[test]
     fn over_limit_attributes_are_rejected() {
         let limits = PointLimits { max_attributes: 2, ..Default::default() };
-        let req = request(vec![gauge("g", vec![point(1, 1.0, vec![kv("a", "1"), kv("b", "2")]), point(2, 1.0, vec![kv("a", "1")])])]);
+        let req = request(vec![gauge(
+            "g",
+            vec![point(1, 1.0, vec![kv("a", "1"), kv("b", "2")]), point(2, 1.0, vec![kv("a", "1")])],
+        )]);
         let c = convert(&req, &limits);
         assert_eq!((c.points, c.rejected), (1, 1));
     }

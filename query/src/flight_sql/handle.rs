@@ -132,5 +132,4 @@ mod tests {
         assert_eq!(Handle::decode(b"SELECT 1").err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
         assert_eq!(Handle::decode(b"TW1\xff\x00\x00\x00x").err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
     }
-
 }

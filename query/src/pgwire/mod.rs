@@ -52,7 +52,11 @@ pub use settings::{version_string, SERVER_VERSION, SERVER_VERSION_NUM};
 
 /// Serve the PostgreSQL protocol on `listener` until `shutdown` resolves;
 /// then stop accepting and close the open connections.
-pub async fn run(engine: QueryEngine, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn run(
+    engine: QueryEngine,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let sessions = Sessions::new(engine).map_err(|e| std::io::Error::other(format!("pg_catalog: {e}")))?;
     let handlers = Arc::new(Handlers::new(sessions));
     let mut connections = JoinSet::new();
@@ -125,8 +129,8 @@ pub fn sql_state(e: &Error) -> &'static str {
     match e {
         Error::Timeout(_) => "57014", // query_canceled
         Error::BadRequest(_) => "42000",
-        Error::TooManyQueries(_) => "53000",  // insufficient_resources
-        Error::ResultTooLarge(_) => "54000",  // program_limit_exceeded
+        Error::TooManyQueries(_) => "53000", // insufficient_resources
+        Error::ResultTooLarge(_) => "54000", // program_limit_exceeded
         Error::Task(_) => "XX000",
         Error::DataFusion(df) => match df.find_root() {
             DataFusionError::SQL(..) => "42601",           // syntax_error

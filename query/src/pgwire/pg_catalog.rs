@@ -23,8 +23,9 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::{
     create_pg_backend_pid_udf, create_pg_encoding_to_char_udf, create_pg_get_constraintdef,
     create_pg_get_partition_ancestors_udf, create_pg_get_partkeydef_udf, create_pg_get_statisticsobjdef_columns_udf,
     create_pg_get_userbyid_udf, create_pg_relation_is_publishable_udf, create_pg_relation_size_udf,
-    create_pg_stat_get_numscans, create_pg_table_is_visible, create_pg_total_relation_size_udf, create_session_user_udf,
-    format_type, has_privilege_udf, pg_get_expr_udf, quote_ident_udf, PgCatalogSchemaProvider, PgCatalogStaticTables,
+    create_pg_stat_get_numscans, create_pg_table_is_visible, create_pg_total_relation_size_udf,
+    create_session_user_udf, format_type, has_privilege_udf, pg_get_expr_udf, quote_ident_udf, PgCatalogSchemaProvider,
+    PgCatalogStaticTables,
 };
 
 use crate::catalog::CATALOG;
@@ -64,7 +65,9 @@ impl PgCatalog {
         ctx.register_udf(create_current_schema_udf());
         ctx.register_udf(create_current_schemas_udf());
         ctx.register_udf(create_pg_get_userbyid_udf());
-        for name in ["has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_any_column_privilege"] {
+        for name in
+            ["has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_any_column_privilege"]
+        {
             ctx.register_udf(has_privilege_udf::create_has_privilege_udf(name));
         }
         ctx.register_udf(create_pg_table_is_visible());
@@ -89,7 +92,8 @@ impl PgCatalog {
         // `regclass`, `regtype`, ... as type names.
         let state = ctx.state_ref();
         let existing = state.read().clone();
-        let with_oid_types = SessionStateBuilder::new_from_existing(existing).with_type_planner(Arc::new(PgOidTypePlanner)).build();
+        let with_oid_types =
+            SessionStateBuilder::new_from_existing(existing).with_type_planner(Arc::new(PgOidTypePlanner)).build();
         *state.write() = with_oid_types;
         // generate_series/range over int4 bounds (array_lower, ...).
         CoerceIntArgsToBigInt::widen(ctx);

@@ -98,7 +98,8 @@ mod tests {
 
     #[test]
     fn queries_pass_and_writes_do_not() {
-        for ok in ["SELECT 1", "EXPLAIN SELECT 1", "SHOW search_path", "SET application_name = 'x'", "BEGIN", "COMMIT"] {
+        for ok in ["SELECT 1", "EXPLAIN SELECT 1", "SHOW search_path", "SET application_name = 'x'", "BEGIN", "COMMIT"]
+        {
             assert!(check(ok), "{ok}");
         }
         for bad in [
