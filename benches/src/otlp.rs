@@ -38,7 +38,7 @@ fn host_resource(host: usize) -> Resource {
             kv("datacenter", format!("dc_{}", host % 13)),
             kv("rack", format!("{}", host % 97)),
             kv("os", format!("Ubuntu{}", 15 + host % 3)),
-            kv("arch", if host % 2 == 0 { "x64".into() } else { "x86".into() }),
+            kv("arch", if host.is_multiple_of(2) { "x64".into() } else { "x86".into() }),
             kv("team", format!("team_{}", host % 7)),
             kv("service", format!("{}", host % 19)),
             kv("service_version", format!("{}", host % 2)),

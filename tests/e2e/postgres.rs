@@ -70,9 +70,9 @@ fn psql_runs_queries_and_lists_tables() {
 }
 
 /// psycopg 3 with server-side parameters (`%s` becomes `$n`: Parse, Bind,
-/// Describe, Execute) and Grafana's introspection queries.
+/// Describe, Execute), Grafana's introspection queries, errors and a cancel.
 const PSYCOPG_SCRIPT: &str = r#"
-import datetime, json, sys
+import datetime, json, sys, threading
 import psycopg
 
 port = int(sys.argv[1])
@@ -116,6 +116,14 @@ with psycopg.connect(host="127.0.0.1", port=port, user="tidewater", dbname="tide
         out["error"] = [e.sqlstate, str(e)]
         conn.rollback()
     out["after_error"] = cur.execute("SELECT 1 + %s", (1,)).fetchone()[0]
+    # A cancel request stops a query whose rows are still being computed.
+    threading.Timer(1.0, conn.cancel).start()
+    try:
+        cur.execute("SELECT count(*) FROM generate_series(1, 100000000000) WHERE value > %s", (0,))
+    except psycopg.Error as e:
+        out["canceled"] = e.sqlstate
+        conn.rollback()
+    out["after_cancel"] = cur.execute("SELECT 2 + %s", (1,)).fetchone()[0]
 print(json.dumps(out, default=str))
 "#;
 
@@ -161,4 +169,6 @@ fn psycopg_runs_parameterized_queries_and_grafana_introspection() {
     assert_eq!(v["error"][0], json!("42000"), "{v}");
     assert!(v["error"][1].as_str().is_some_and(|s| s.contains("no_such_table")), "{v}");
     assert_eq!(v["after_error"], json!(2));
+    assert_eq!(v["canceled"], json!("57014"), "{v}");
+    assert_eq!(v["after_cancel"], json!(3));
 }

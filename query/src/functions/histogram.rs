@@ -86,7 +86,10 @@ fn coerce(func: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
 }
 
 /// The rows of `(q, bounds, counts)` columns, `None` where any is NULL.
-fn rows(columns: &[ArrayRef]) -> Result<impl Iterator<Item = Option<(f64, &[f64], &[u64])>>> {
+/// One histogram row: `(q, bounds, counts)`, or `None` where an input is NULL.
+type HistogramRow<'a> = Option<(f64, &'a [f64], &'a [u64])>;
+
+fn rows(columns: &[ArrayRef]) -> Result<impl Iterator<Item = HistogramRow<'_>>> {
     let [q, bounds, counts] = columns else {
         return exec_err!("histogram function called with {} arguments", columns.len());
     };

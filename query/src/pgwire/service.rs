@@ -15,11 +15,13 @@ use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryH
 use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
-use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, Type};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::Sink;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, Sink, Stream, StreamExt};
 use tokio::time::Instant;
 
 use super::{to_pg, Sessions};
@@ -56,18 +58,65 @@ impl Service {
         to_pg(Error::Timeout(self.limit()))
     }
 
-    /// Bound a query response's rows by `deadline`.
-    fn bounded(&self, response: Response, deadline: Instant) -> Response {
+    /// Bound a query response's rows by `deadline` and end them on a cancel request.
+    fn bounded(&self, response: Response, deadline: Instant, cancel: &Option<Cancel>) -> Response {
         match response {
             Response::Query(mut q) => {
                 let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
                 let timeout = self.limit();
-                q.data_rows = Box::pin(with_deadline(rows, deadline, move || Err(to_pg(Error::Timeout(timeout)))));
+                let rows = with_deadline(rows, deadline, move || Err(to_pg(Error::Timeout(timeout))));
+                q.data_rows = match cancel {
+                    Some(cancel) => Box::pin(cancellable(rows, cancel.clone())),
+                    None => Box::pin(rows),
+                };
                 Response::Query(q)
             }
             other => other,
         }
     }
+}
+
+/// Resolves `true` when the client's cancel request arrives (`false` when
+/// the next query takes over the connection's cancel slot).
+type Cancel = Shared<BoxFuture<'static, bool>>;
+
+/// A cancel signal for the rows of the query being answered.
+///
+/// pgwire watches for a cancel request only until `do_query` returns, but
+/// DataFusion computes the rows while they stream after that. So, as the
+/// last step of `do_query` (nothing may be awaited after it: pgwire's own
+/// receiver now resolves, and its `select` must see `do_query` finish
+/// first), this takes the connection's cancel slot for the streaming rows.
+async fn cancel_signal<C: ClientInfo + ?Sized>(client: &C) -> Option<Cancel> {
+    let handle = client.session_extensions().get::<Arc<ConnectionHandle>>()?;
+    // Unconstrained: an uncontended lock must not yield for the task budget.
+    let rx = tokio::task::unconstrained(handle.start_query()).await;
+    Some(rx.map(|r| r.is_ok()).boxed().shared())
+}
+
+/// `rows` until `cancel` says the client canceled; then a 57014 error and the end.
+fn cancellable<S>(rows: S, cancel: Cancel) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static
+where
+    S: Stream<Item = PgWireResult<DataRow>> + Send + 'static,
+{
+    futures::stream::unfold(Some((Box::pin(rows), Some(cancel))), |state| async move {
+        let (mut rows, cancel) = state?;
+        let Some(watch) = cancel.clone() else {
+            return rows.next().await.map(|row| (row, Some((rows, None))));
+        };
+        tokio::select! {
+            biased;
+            canceled = watch => {
+                if canceled {
+                    Some((Err(PgWireError::QueryCanceled), None))
+                } else {
+                    // Superseded by the next query: no cancel can reach these rows.
+                    rows.next().await.map(|row| (row, Some((rows, None))))
+                }
+            }
+            row = rows.next() => row.map(|row| (row, Some((rows, cancel)))),
+        }
+    })
 }
 
 #[async_trait]
@@ -84,7 +133,8 @@ impl SimpleQueryHandler for Service {
         let service = self.sessions.session(client)?;
         let run = SimpleQueryHandler::do_query(&service, client, query);
         let responses = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
-        Ok(responses.into_iter().map(|r| self.bounded(r, deadline)).collect())
+        let cancel = cancel_signal(client).await;
+        Ok(responses.into_iter().map(|r| self.bounded(r, deadline, &cancel)).collect())
     }
 }
 
@@ -109,7 +159,8 @@ impl ExtendedQueryHandler for Service {
         let service = self.sessions.session(client)?;
         let run = ExtendedQueryHandler::do_query(&service, client, portal, max_rows);
         let response = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
-        Ok(self.bounded(response, deadline))
+        let cancel = cancel_signal(client).await;
+        Ok(self.bounded(response, deadline, &cancel))
     }
 }
 

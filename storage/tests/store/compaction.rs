@@ -196,7 +196,10 @@ fn the_background_loop_compacts_when_a_partition_has_enough_segments() {
         rt.block_on(store.flush()).expect("flush");
         all.extend(rows);
     }
-    let _loop = rt.block_on(async { store.spawn_flusher() });
+    let _loop = {
+        let _runtime = rt.enter();
+        store.spawn_flusher()
+    };
     // Polls the outcome of the once-a-second loop; no fixed sleep.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while store.segments().len() > 1 {
