@@ -7,6 +7,7 @@ use std::time::Duration;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry, ObjectStoreUrl};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -125,7 +126,9 @@ impl QueryEngine {
         let max_rows = self.config.max_result_rows;
         let sql_owned = sql.to_string();
         let run = async move {
-            let df = ctx.sql(&sql_owned).await?;
+            // Read-only: no COPY TO files, no CREATE EXTERNAL TABLE on local paths.
+            let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false);
+            let df = ctx.sql_with_options(&sql_owned, read_only).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let mut stream = df.execute_stream().await?;
             let mut batches = Vec::new();

@@ -6,7 +6,7 @@
 //!   carries the SQL; `DoGet` runs it and streams the batches.
 //! - Prepared statements are stateless: the handle *is* the SQL (plus the
 //!   bound parameter row after `DoPut`), so any server can run it and closing
-//!   is a no-op ([`handle`]). `?` placeholders (ADBC, JDBC) work like `$1`.
+//!   is a no-op (`handle`). `?` placeholders (ADBC, JDBC) work like `$1`.
 //! - Metadata: `GetCatalogs`, `GetDbSchemas`, `GetTables` (with schemas),
 //!   `GetTableTypes`, `GetSqlInfo`.
 //!

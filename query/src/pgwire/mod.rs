@@ -7,13 +7,13 @@
 //! - every query (each simple-query message, each extended-protocol `Parse`
 //!   and `Execute`) gets a fresh `SessionContext` from
 //!   [`QueryEngine::context`], with `pg_catalog` and the PostgreSQL
-//!   functions added ([`Sessions`]), and runs within the query timeout;
+//!   functions added (`Sessions`), and runs within the query timeout;
 //! - the `pg_catalog` schema is built once and shared by every session
-//!   ([`pg_catalog`]), so its OIDs stay the same from one query to the next
+//!   (`pg_catalog`), so its OIDs stay the same from one query to the next
 //!   (psql's `\d table` needs that) and sessions are cheap to make;
-//! - the server is read-only ([`read_only`]);
+//! - the server is read-only (`read_only`);
 //! - `version()`, `current_setting()` and `SHOW` answer like PostgreSQL 16
-//!   ([`settings`]);
+//!   (`settings`);
 //! - errors get PostgreSQL SQLSTATEs in one place ([`sql_state`]).
 //!
 //! No authentication and no TLS yet: any user name and database name are
