@@ -50,8 +50,9 @@ impl SegmentStore {
         self.object_store.clone()
     }
 
-    /// Durably write a segment file at `rel` (relative path).
-    pub fn put(&self, rel: &str, data: &[u8]) -> Result<()> {
+    /// The final and temporary paths of segment `rel`, with its partition
+    /// directory created (and made durable in its parent when new).
+    fn prepare(&self, rel: &str) -> Result<(PathBuf, PathBuf)> {
         let dst = self.root.join(rel);
         let dir = dst.parent().unwrap_or(&self.root).to_path_buf();
         let created = !dir.exists();
@@ -62,6 +63,12 @@ impl SegmentStore {
             }
         }
         let tmp = dst.with_extension("parquet.tmp");
+        Ok((dst, tmp))
+    }
+
+    /// Durably write a segment file at `rel` (relative path).
+    pub fn put(&self, rel: &str, data: &[u8]) -> Result<()> {
+        let (dst, tmp) = self.prepare(rel)?;
         write_durably(&tmp, &dst, data)
     }
 
@@ -78,16 +85,7 @@ impl SegmentStore {
     /// Start writing a segment file at `rel` with the given file schema; the
     /// file appears under its name only when [`SegmentWriter::finish`] succeeds.
     pub fn create(&self, rel: &str, file_schema: SchemaRef, options: &EncodingOptions) -> Result<SegmentWriter> {
-        let dst = self.root.join(rel);
-        let dir = dst.parent().unwrap_or(&self.root).to_path_buf();
-        let created = !dir.exists();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        if created {
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
-        }
-        let tmp = dst.with_extension("parquet.tmp");
+        let (dst, tmp) = self.prepare(rel)?;
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let props = encoding::writer_properties(&file_schema, options);
         let writer = ArrowWriter::try_new(file, file_schema, Some(props))?;

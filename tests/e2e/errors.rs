@@ -119,10 +119,8 @@ impl tonic::codec::Decoder for RawDecoder {
     }
 }
 
-#[test]
-fn malformed_grpc_request_is_invalid_argument() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(dir.path());
+/// Send `body` as-is to the metrics `Export` method over gRPC.
+fn grpc_export(server: &Server, body: Vec<u8>) -> Result<(), tonic::Status> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
@@ -134,16 +132,19 @@ fn malformed_grpc_request_is_invalid_argument() {
         client.ready().await.expect("ready");
         let path =
             http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
-        let err = client
-            .unary(tonic::Request::new(vec![0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), path.clone(), RawCodec)
-            .await
-            .expect_err("malformed request must fail");
-        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
-        assert!(err.message().contains("protobuf"), "{err}");
-        // An empty request is a success (OTLP: nothing to store is not an error).
-        client.ready().await.expect("ready");
-        client.unary(tonic::Request::new(Vec::new()), path, RawCodec).await.expect("empty request succeeds");
-    });
+        client.unary(tonic::Request::new(body), path, RawCodec).await.map(|_| ())
+    })
+}
+
+#[test]
+fn malformed_grpc_request_is_invalid_argument() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let err = grpc_export(&server, vec![0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]).expect_err("malformed request must fail");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("protobuf"), "{err}");
+    // An empty request is a success (OTLP: nothing to store is not an error).
+    grpc_export(&server, Vec::new()).expect("empty request succeeds");
 }
 
 fn write_config(dir: &std::path::Path, toml: &str) -> String {
@@ -207,20 +208,8 @@ fn oversized_and_gzip_bomb_requests_are_refused() {
         .expect("post");
     assert_eq!(resp.status().as_u16(), 413);
     // gRPC over the limit: RESOURCE_EXHAUSTED.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.expect("ready");
-        let path =
-            http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
-        let err = client.unary(tonic::Request::new(vec![0u8; 2 << 20]), path, RawCodec).await.expect_err("too large");
-        assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
-    });
+    let err = grpc_export(&server, vec![0u8; 2 << 20]).expect_err("too large");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
     // And the server still takes a normal request.
     let resp = client
         .post(format!("{}/v1/metrics", server.url()))
@@ -251,23 +240,8 @@ fn overload_answers_429_with_retry_after_then_recovers() {
     assert_eq!(resp.status().as_u16(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
     // gRPC: UNAVAILABLE (retryable).
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.grpc))
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect");
-        let mut client = tonic::client::Grpc::new(channel);
-        client.ready().await.expect("ready");
-        let path =
-            http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.metrics.v1.MetricsService/Export");
-        let err = client
-            .unary(tonic::Request::new(gauge_request("busy", 3000)), path, RawCodec)
-            .await
-            .expect_err("overloaded");
-        assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
-    });
+    let err = grpc_export(&server, gauge_request("busy", 3000)).expect_err("overloaded");
+    assert_eq!(err.code(), tonic::Code::Unavailable, "{err}");
     // Once the memtable is flushed, writes are accepted again; nothing acknowledged was lost.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
