@@ -27,6 +27,11 @@ pub enum SyncPolicy {
 pub enum FailPoint {
     /// Compaction wrote and fsynced the merged segment but did not swap the manifest.
     CompactionBeforeManifestSwap,
+    /// The WAL write of the n-th commit group (1-based) stops half way and fails,
+    /// as on a full disk: a torn record is left at the end of the file.
+    WalShortWriteAt(u64),
+    /// The n-th WAL fsync (1-based) fails, as on an I/O error.
+    WalSyncErrorAt(u64),
 }
 
 /// Storage settings.
@@ -55,6 +60,10 @@ pub struct StoreConfig {
     pub retention: Option<Duration>,
     /// Per-table retention, overriding [`StoreConfig::retention`].
     pub table_retention: HashMap<String, Duration>,
+    /// Retention of the tables named `{namespace}.{table}` (rollups), keyed by
+    /// namespace; `None` keeps them forever. Overrides [`StoreConfig::retention`];
+    /// [`StoreConfig::table_retention`] (by full name) overrides it.
+    pub namespace_retention: HashMap<String, Option<Duration>>,
     /// How long files of replaced or dropped segments stay on disk for queries
     /// that listed them before they are deleted (and at the latest on next start).
     pub deletion_grace: Duration,
@@ -79,14 +88,29 @@ impl StoreConfig {
             compaction_max_bytes: 256 << 20,
             retention: None,
             table_retention: HashMap::new(),
+            namespace_retention: HashMap::new(),
             deletion_grace: Duration::from_secs(60),
             clock: Arc::new(SystemClock),
             fail_point: None,
         }
     }
 
-    /// The retention period of `table`: its own, else the global one.
+    /// The retention period of `table`: its own, else its namespace's (for
+    /// `{namespace}.{table}` names), else the global one.
     pub fn retention_of(&self, table: &str) -> Option<Duration> {
-        self.table_retention.get(table).copied().or(self.retention)
+        if let Some(ttl) = self.table_retention.get(table) {
+            return Some(*ttl);
+        }
+        match table.split_once('.').and_then(|(ns, _)| self.namespace_retention.get(ns)) {
+            Some(ttl) => *ttl,
+            None => self.retention,
+        }
+    }
+
+    /// Whether any table can have a retention period.
+    pub fn has_retention(&self) -> bool {
+        self.retention.is_some()
+            || !self.table_retention.is_empty()
+            || self.namespace_retention.values().any(Option::is_some)
     }
 }

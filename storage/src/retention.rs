@@ -29,7 +29,7 @@ impl Store {
     /// Drop every partition past its retention; returns how many segments
     /// were dropped. Their files are deleted after the grace period.
     pub async fn apply_retention(&self) -> Result<usize> {
-        if self.config.retention.is_none() && self.config.table_retention.is_empty() {
+        if !self.config.has_retention() {
             return Ok(0);
         }
         let now = self.config.clock.now_nanos();

@@ -130,6 +130,10 @@ impl Store {
             }
             last_id = last_id.max(id);
             let replay = wal::replay_file(&path)?;
+            for (offset, bytes, reason) in &replay.skipped {
+                tracing::error!(file = %path.display(), offset, lost_bytes = bytes, %reason,
+                    "WAL record damaged on disk; skipped, later records kept");
+            }
             if let Some((bytes, reason)) = &replay.dropped {
                 tracing::warn!(file = %path.display(), dropped_bytes = bytes, kept_bytes = replay.valid_len, %reason,
                     "WAL tail is torn; truncating (these bytes were never acknowledged)");
@@ -154,7 +158,7 @@ impl Store {
         }
         state.manifest = manifest;
         let shared = Arc::new(Shared { state: RwLock::new(state), next_segment_id });
-        let writer = WalWriter::create(wal_dir, last_id + 1, config.sync, shared.clone())?;
+        let writer = WalWriter::create(wal_dir, last_id + 1, config.sync, config.fail_point, shared.clone())?;
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let handle = std::thread::Builder::new()
             .name("tidewater-wal".into())

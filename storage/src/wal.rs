@@ -12,6 +12,13 @@
 //! short, fails its checksum or does not decode: such a tail can only hold
 //! bytes that were never acknowledged (acknowledgement follows the fsync of
 //! the whole record). The caller truncates the file there.
+//!
+//! One exception: a complete record that fails its checksum (or does not
+//! decode) but is followed by a good record was damaged after it was
+//! written (bit rot, a bad sector) — appends are sequential, so a crash
+//! cannot tear a record in the middle. Such a record is skipped and
+//! reported, and replay goes on: truncating there would throw away the
+//! acknowledged records behind it.
 
 use std::fs::File;
 use std::io::Cursor;
@@ -132,6 +139,9 @@ pub struct Replay {
     pub valid_len: u64,
     /// Bytes after `valid_len` that were not a good record (torn tail), with the reason.
     pub dropped: Option<(u64, String)>,
+    /// Damaged records in the middle of the file that were skipped: offset,
+    /// length in bytes and reason.
+    pub skipped: Vec<(u64, u64, String)>,
 }
 
 /// Read a WAL file through a memory map, stopping at the first bad record.
@@ -143,7 +153,7 @@ pub fn replay_file(path: &Path) -> Result<Replay> {
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if len == 0 {
         // Created but the header never reached disk: nothing was acknowledged.
-        return Ok(Replay { records: Vec::new(), valid_len: 0, dropped: None });
+        return Ok(Replay { records: Vec::new(), valid_len: 0, dropped: None, skipped: Vec::new() });
     }
     // SAFETY-free: memmap2's map is `unsafe` because another process could
     // change the file; the WAL directory is ours alone, and we only read.
@@ -166,6 +176,7 @@ pub fn replay_bytes(data: &[u8]) -> std::result::Result<Replay, String> {
             records: Vec::new(),
             valid_len: 0,
             dropped: Some((data.len() as u64, "file shorter than its header".into())),
+            skipped: Vec::new(),
         });
     }
     if &data[..8] != MAGIC {
@@ -178,19 +189,37 @@ pub fn replay_bytes(data: &[u8]) -> std::result::Result<Replay, String> {
     let mut pos = HEADER_LEN;
     let mut records = Vec::new();
     let mut dropped = None;
+    let mut skipped = Vec::new();
     while pos < data.len() {
         match next_record(&data[pos..]) {
             Ok((tables, used)) => {
                 records.push(tables);
                 pos += used;
             }
-            Err(reason) => {
-                dropped = Some(((data.len() - pos) as u64, reason));
-                break;
-            }
+            Err(reason) => match complete_len(&data[pos..]) {
+                // Damaged in place, with a good record behind it: skip it.
+                Some(len) if next_record(&data[pos + len..]).is_ok() => {
+                    skipped.push((pos as u64, len as u64, reason));
+                    pos += len;
+                }
+                _ => {
+                    dropped = Some(((data.len() - pos) as u64, reason));
+                    break;
+                }
+            },
         }
     }
-    Ok(Replay { records, valid_len: pos as u64, dropped })
+    Ok(Replay { records, valid_len: pos as u64, dropped, skipped })
+}
+
+/// The length (header included) of the record at the start of `data` if its
+/// header is plausible and all its bytes are there.
+fn complete_len(data: &[u8]) -> Option<usize> {
+    if data.len() < RECORD_HEADER_LEN {
+        return None;
+    }
+    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
+    (len <= MAX_RECORD_LEN && data.len() >= RECORD_HEADER_LEN + len).then_some(RECORD_HEADER_LEN + len)
 }
 
 fn next_record(data: &[u8]) -> std::result::Result<(Vec<(String, RecordBatch)>, usize), String> {
@@ -284,6 +313,26 @@ mod tests {
     }
 
     #[test]
+    fn damaged_middle_record_is_skipped_and_later_records_kept() {
+        let recs: Vec<_> = (0..3).map(|i| vec![("a".to_string(), batch(i as f64))]).collect();
+        let mut data = file_with(&recs);
+        let first_len = encode_record(&recs[0]).expect("encode").len();
+        let second_len = encode_record(&recs[1]).expect("encode").len();
+        // A payload byte of the second record flips on disk.
+        data[HEADER_LEN + first_len + second_len - 2] ^= 0x40;
+        let r = replay_bytes(&data).expect("replay");
+        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.records[0][0].1, batch(0.0));
+        assert_eq!(r.records[1][0].1, batch(2.0));
+        assert_eq!(r.valid_len as usize, data.len(), "nothing to truncate");
+        assert!(r.dropped.is_none());
+        assert_eq!(r.skipped.len(), 1);
+        let (at, len, reason) = &r.skipped[0];
+        assert_eq!((*at as usize, *len as usize), (HEADER_LEN + first_len, second_len));
+        assert!(reason.contains("checksum"), "{reason}");
+    }
+
+    #[test]
     fn bad_header_is_an_error() {
         let mut data = file_with(&[]);
         data[0] = b'X';
@@ -327,8 +376,19 @@ mod tests {
             let cut = HEADER_LEN + cut % (data.len() - HEADER_LEN + 1);
             let r = replay_bytes(&data[..cut]).expect("valid header");
             proptest::prop_assert!(r.records.len() <= recs.len());
-            for (got, want) in r.records.iter().zip(&recs) {
-                proptest::prop_assert_eq!(&got[0].1, &want[0].1);
+            if flip.is_none() {
+                for (got, want) in r.records.iter().zip(&recs) {
+                    proptest::prop_assert_eq!(&got[0].1, &want[0].1);
+                }
+            } else {
+                // A damaged record may be skipped: what is replayed is still
+                // written records, in order, each at most once.
+                let mut next = 0;
+                for got in &r.records {
+                    let at = recs[next..].iter().position(|w| w[0].1 == got[0].1);
+                    proptest::prop_assert!(at.is_some(), "replayed a record that was not written");
+                    next += at.unwrap_or(0) + 1;
+                }
             }
         }
     }

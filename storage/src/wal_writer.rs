@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::config::SyncPolicy;
+use crate::config::{FailPoint, SyncPolicy};
 use crate::error::{Error, Result};
 use crate::manifest::sync_dir;
 use crate::store::{Frozen, Shared};
@@ -45,13 +45,36 @@ pub(crate) struct WalWriter {
     dirty: bool,
     failed: Option<String>,
     shared: Arc<Shared>,
+    /// Testing only: where to fail (see [`FailPoint`]).
+    fail_point: Option<FailPoint>,
+    /// Commit groups written and fsyncs done, counted for `fail_point`.
+    groups: u64,
+    syncs: u64,
 }
 
 impl WalWriter {
     /// Open a fresh WAL file `id` in `dir`.
-    pub(crate) fn create(dir: PathBuf, id: u64, policy: SyncPolicy, shared: Arc<Shared>) -> Result<Self> {
+    pub(crate) fn create(
+        dir: PathBuf,
+        id: u64,
+        policy: SyncPolicy,
+        fail_point: Option<FailPoint>,
+        shared: Arc<Shared>,
+    ) -> Result<Self> {
         let file = new_file(&dir, id)?;
-        Ok(Self { dir, file, id, policy, last_sync: Instant::now(), dirty: false, failed: None, shared })
+        Ok(Self {
+            dir,
+            file,
+            id,
+            policy,
+            last_sync: Instant::now(),
+            dirty: false,
+            failed: None,
+            shared,
+            fail_point,
+            groups: 0,
+            syncs: 0,
+        })
     }
 
     /// Run until every sender is gone.
@@ -142,6 +165,11 @@ impl WalWriter {
         for (record, _, _) in appends {
             buf.extend_from_slice(record);
         }
+        self.groups += 1;
+        if self.fail_point == Some(FailPoint::WalShortWriteAt(self.groups)) {
+            self.file.write_all(&buf[..buf.len() / 2]).map_err(|e| Error::io(&path, e))?;
+            return Err(Error::io(&path, std::io::Error::other("fail point: short WAL write")));
+        }
         self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
         self.dirty = true;
         match self.policy {
@@ -154,6 +182,10 @@ impl WalWriter {
 
     fn sync(&mut self) -> Result<()> {
         let path = wal::file_path(&self.dir, self.id);
+        self.syncs += 1;
+        if self.fail_point == Some(FailPoint::WalSyncErrorAt(self.syncs)) {
+            return Err(Error::io(&path, std::io::Error::other("fail point: WAL fsync failed")));
+        }
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
         self.dirty = false;
         self.last_sync = Instant::now();

@@ -35,14 +35,56 @@ impl Rng {
 /// divided by `scale`.
 fn tsbs_like(series: usize, scale: f64) -> RecordBatch {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    gauge_batch(series, |_| {
+        let mut v = (rng.next() % 101) as i64;
+        (0..POINTS)
+            .map(|_| {
+                v = (v + (rng.next() % 7) as i64 - 3).clamp(0, 100);
+                v as f64 / scale
+            })
+            .collect()
+    })
+}
+
+/// Two-decimal gauges (percentages): a random walk in hundredths, steps of
+/// up to +-1.00, clamped to [0.00, 100.00].
+fn two_decimal_walk(series: usize) -> RecordBatch {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    gauge_batch(series, |_| {
+        let mut v = (rng.next() % 10_001) as i64;
+        (0..POINTS)
+            .map(|_| {
+                v = (v + (rng.next() % 201) as i64 - 100).clamp(0, 10_000);
+                v as f64 / 100.0
+            })
+            .collect()
+    })
+}
+
+/// Full-precision doubles: a random walk with uniform steps in [-1, 1).
+fn random_double_walk(series: usize) -> RecordBatch {
+    let mut rng = Rng(0x51_7CC1_B727_220A);
+    gauge_batch(series, |_| {
+        let mut v = 50.0 + (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        (0..POINTS)
+            .map(|_| {
+                v += (rng.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0;
+                v
+            })
+            .collect()
+    })
+}
+
+/// A gauge batch of `series` hosts x [`POINTS`] points at 10 s; `values(s)`
+/// gives host `s`'s points.
+fn gauge_batch(series: usize, mut values_of: impl FnMut(usize) -> Vec<f64>) -> RecordBatch {
     let (mut times, mut values, mut hosts) = (Vec::new(), Vec::new(), Vec::new());
     for s in 0..series {
         let host = format!("host_{s}");
-        let mut v = (rng.next() % 101) as i64;
-        for p in 0..POINTS {
-            v = (v + (rng.next() % 7) as i64 - 3).clamp(0, 100);
+        let vs = values_of(s);
+        for (p, v) in vs.into_iter().enumerate() {
             times.push(START + p as i64 * 10_000_000_000);
-            values.push(v as f64 / scale);
+            values.push(v);
             hosts.push(host.clone());
         }
     }
@@ -109,6 +151,47 @@ fn bytes_per_sample_on_a_tsbs_like_day() {
     }
     assert!(sizes[1] < sizes[0], "scaled integers beat float byte-stream-split: {sizes:?}");
     assert!(sizes[1] <= sizes[2], "the default (delta) is the smaller scaled encoding: {sizes:?}");
+}
+
+/// The `value` column's bits, sorted, of a batch or of a file read back.
+fn value_bits(batches: impl IntoIterator<Item = RecordBatch>) -> Vec<u64> {
+    let mut out = Vec::new();
+    for b in batches {
+        let v = b.column_by_name("value").expect("value");
+        let v = arrow::compute::cast(v, &DataType::Float64).expect("cast");
+        out.extend(v.as_any().downcast_ref::<Float64Array>().expect("f64").values().iter().map(|x| x.to_bits()));
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Encode `batch` as one segment (what compaction leaves for a day), check
+/// the values read back bit for bit, and return bytes per sample.
+fn lossless_bytes_per_sample(name: &str, batch: &RecordBatch) -> f64 {
+    let file = encode_batch_with(batch, &EncodingOptions::default()).expect("encode");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file.clone()))
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let got = value_bits(reader.map(|b| b.expect("batch")));
+    assert_eq!(got, value_bits([batch.clone()]), "{name}: values read back bit for bit");
+    let per_sample = file.len() as f64 / batch.num_rows() as f64;
+    let value = column_bytes(&file)["value"] as f64 / batch.num_rows() as f64;
+    println!("{name}: {per_sample:.3} bytes/sample total ({} bytes, value column {value:.3}), lossless", file.len());
+    per_sample
+}
+
+/// Issue 4's compression targets, on one compacted day of 100 series.
+/// Run with `-- --nocapture` for the figures in `benches/RESULTS.md`.
+#[test]
+fn compression_targets_on_integer_two_decimal_and_random_double_gauges() {
+    let ints = lossless_bytes_per_sample("(a) TSBS-like integer gauges", &tsbs_like(SERIES, 1.0));
+    let two = lossless_bytes_per_sample("(b) two-decimal float gauges", &two_decimal_walk(SERIES));
+    let doubles = lossless_bytes_per_sample("(c) full-precision random-walk doubles", &random_double_walk(SERIES));
+    assert!(ints <= 0.45, "(a) at most 0.45 bytes/sample, got {ints:.3}");
+    assert!(two <= 1.5, "(b) at most 1.5 bytes/sample, got {two:.3}");
+    // Doubles are reported as they are; the mantissa's entropy is the floor.
+    assert!(doubles < 8.5, "(c) no worse than raw 8-byte floats plus time and host, got {doubles:.3}");
 }
 
 #[test]
