@@ -2,7 +2,7 @@
 //! bytes arrive, decoding and conversion never panic, and every point of a
 //! well-formed request is either stored or counted as rejected.
 //!
-//! More cases: `PROPTEST_CASES=100000 cargo test -p tidewater-ingest --test fuzz`.
+//! More cases: `PROPTEST_CASES=100000 cargo test -p tidewater-ingest --test ingest fuzz`.
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
