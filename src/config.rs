@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use tidewater_ingest::metrics::PointLimits;
 use tidewater_ingest::IngestLimits;
+use tidewater_query::rollup::RollupConfig;
 use tidewater_query::QueryConfig;
-use tidewater_storage::{StoreConfig, SyncPolicy};
+use tidewater_storage::{S3Config, StoreConfig, SyncPolicy};
 
 /// The whole server configuration (the TOML file's shape).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -28,6 +29,10 @@ pub struct Config {
     pub ingest: IngestSection,
     /// Query limits.
     pub query: QuerySection,
+    /// Rollups (`[[rollups]]`, none by default).
+    pub rollups: Vec<RollupSection>,
+    /// Alerting: rules, evaluation, notifications (`[alerting]`).
+    pub alerting: tidewater_alerting::AlertingConfig,
 }
 
 impl Default for Config {
@@ -41,6 +46,8 @@ impl Default for Config {
             storage: StorageSection::default(),
             ingest: IngestSection::default(),
             query: QuerySection::default(),
+            rollups: Vec::new(),
+            alerting: tidewater_alerting::AlertingConfig::default(),
         }
     }
 }
@@ -55,6 +62,8 @@ pub struct StorageSection {
     pub wal_sync_interval_ms: u64,
     /// Flush the memtable to segments at this many bytes.
     pub flush_bytes: usize,
+    /// ... or when one table's buffer holds this many bytes.
+    pub table_flush_bytes: usize,
     /// Flush the memtable when its oldest row is this many seconds old.
     pub flush_interval_secs: u64,
     /// Refuse writes with 429 past this many buffered bytes.
@@ -71,6 +80,16 @@ pub struct StorageSection {
     pub table_retention_hours: std::collections::HashMap<String, u64>,
     /// Seconds a replaced segment file is kept for queries still reading it.
     pub deletion_grace_secs: u64,
+    /// Keep segments and manifests in this S3 bucket (`s3://bucket/prefix`)
+    /// instead of `data_dir` (empty: `data_dir`). The WAL stays in
+    /// `data_dir`. Credentials come from the `AWS_*` environment variables.
+    pub object_store_url: String,
+    /// Endpoint of an S3-compatible server (empty: AWS, or `AWS_ENDPOINT`).
+    pub s3_endpoint: String,
+    /// S3 region (empty: `AWS_REGION`, else `us-east-1`).
+    pub s3_region: String,
+    /// Allow a plain-HTTP `s3_endpoint`.
+    pub s3_allow_http: bool,
 }
 
 impl Default for StorageSection {
@@ -80,6 +99,7 @@ impl Default for StorageSection {
             wal_sync: "always".into(),
             wal_sync_interval_ms: 100,
             flush_bytes: d.flush_bytes,
+            table_flush_bytes: d.table_flush_bytes,
             flush_interval_secs: d.flush_age.as_secs(),
             max_memory_bytes: d.max_memory_bytes,
             compaction_min_segments: d.compaction_min_segments,
@@ -88,6 +108,10 @@ impl Default for StorageSection {
             retention_hours: d.retention.map_or(0, |r| r.as_secs() / 3600),
             table_retention_hours: std::collections::HashMap::new(),
             deletion_grace_secs: d.deletion_grace.as_secs(),
+            object_store_url: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: String::new(),
+            s3_allow_http: false,
         }
     }
 }
@@ -154,6 +178,38 @@ impl Default for QuerySection {
     }
 }
 
+/// `[[rollups]]`: a downsampled copy of every gauge, sum and histogram table,
+/// queried as `rollup_<name>.<table>`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RollupSection {
+    /// Name (a-z, 0-9, _); the SQL schema is `rollup_<name>`.
+    pub name: String,
+    /// Bucket length in seconds (buckets are aligned to the Unix epoch).
+    pub interval_secs: u64,
+    /// Seconds after a bucket ends before it is rolled up; later points for it
+    /// stay in the source table only.
+    pub lag_secs: u64,
+    /// Drop day-partitions of the rollup tables older than this many hours
+    /// (0: keep forever; the global `retention_hours` does not apply).
+    pub retention_hours: u64,
+    /// Most buckets rolled up per table and step (bounds memory while catching up).
+    pub max_buckets_per_step: u32,
+}
+
+impl Default for RollupSection {
+    fn default() -> Self {
+        let r = RollupConfig::new("", Duration::from_secs(60));
+        Self {
+            name: String::new(),
+            interval_secs: r.interval.as_secs(),
+            lag_secs: r.lag.as_secs(),
+            retention_hours: 0,
+            max_buckets_per_step: r.max_buckets_per_step,
+        }
+    }
+}
+
 impl Config {
     /// Read a TOML file (unknown keys are errors).
     pub fn from_file(path: &Path) -> Result<Self, String> {
@@ -175,6 +231,17 @@ impl Config {
         if self.query.timeout_secs == 0 {
             return Err("query.timeout_secs must be positive".into());
         }
+        match self.s3_config() {
+            Some(s3) => {
+                s3.bucket_and_prefix().map_err(|e| format!("storage.object_store_url: {e}"))?;
+            }
+            None if !self.storage.s3_endpoint.is_empty() || !self.storage.s3_region.is_empty() => {
+                return Err("storage.s3_endpoint and storage.s3_region need storage.object_store_url".into());
+            }
+            None => {}
+        }
+        tidewater_query::rollup::validate_all(&self.rollup_configs())?;
+        self.alerting.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -187,6 +254,7 @@ impl Config {
             _ => SyncPolicy::Always,
         };
         c.flush_bytes = self.storage.flush_bytes;
+        c.table_flush_bytes = self.storage.table_flush_bytes;
         c.flush_age = Duration::from_secs(self.storage.flush_interval_secs);
         c.max_memory_bytes = self.storage.max_memory_bytes;
         c.compaction_min_segments = self.storage.compaction_min_segments;
@@ -196,7 +264,37 @@ impl Config {
         c.retention = (self.storage.retention_hours > 0).then(|| hours(self.storage.retention_hours));
         c.table_retention = self.storage.table_retention_hours.iter().map(|(t, h)| (t.clone(), hours(*h))).collect();
         c.deletion_grace = Duration::from_secs(self.storage.deletion_grace_secs);
+        c.s3 = self.s3_config();
+        tidewater_query::rollup::set_retention(&self.rollup_configs(), &mut c);
         c
+    }
+
+    /// The configured rollups.
+    pub fn rollup_configs(&self) -> Vec<RollupConfig> {
+        let hours = |h: u64| Duration::from_secs(h.saturating_mul(3600));
+        self.rollups
+            .iter()
+            .map(|r| RollupConfig {
+                name: r.name.clone(),
+                interval: Duration::from_secs(r.interval_secs),
+                lag: Duration::from_secs(r.lag_secs),
+                retention: (r.retention_hours > 0).then(|| hours(r.retention_hours)),
+                max_buckets_per_step: r.max_buckets_per_step,
+            })
+            .collect()
+    }
+
+    /// The object storage settings, when `storage.object_store_url` is set.
+    pub fn s3_config(&self) -> Option<S3Config> {
+        let s = &self.storage;
+        let given = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        given(&s.object_store_url).map(|url| S3Config {
+            url,
+            endpoint: given(&s.s3_endpoint),
+            region: given(&s.s3_region),
+            allow_http: s.s3_allow_http,
+            ..S3Config::default()
+        })
     }
 
     /// Ingest limits.
@@ -239,9 +337,64 @@ mod tests {
     }
 
     #[test]
+    fn object_store_keys_become_the_s3_config() {
+        let text = "[storage]\nobject_store_url = \"s3://b/tw\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n\
+                    s3_allow_http = true\n";
+        let c: Config = toml::from_str(text).expect("parses");
+        c.validate().expect("valid");
+        let s3 = c.store_config().s3.expect("s3 set");
+        assert_eq!(
+            (s3.url.as_str(), s3.endpoint.as_deref(), s3.region, s3.allow_http),
+            ("s3://b/tw", Some("http://127.0.0.1:9000"), None, true)
+        );
+        assert!(Config::default().store_config().s3.is_none(), "local data_dir by default");
+        let bad: Config = toml::from_str("[storage]\nobject_store_url = \"/tmp/x\"").expect("parses");
+        assert!(bad.validate().unwrap_err().contains("s3://"));
+        let orphan: Config = toml::from_str("[storage]\ns3_endpoint = \"http://x\"").expect("parses");
+        assert!(orphan.validate().unwrap_err().contains("object_store_url"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<Config>("nonsense = 1").is_err());
         let c: Config = toml::from_str("[storage]\nwal_sync = \"sometimes\"").expect("parses");
         assert!(c.validate().unwrap_err().contains("wal_sync"));
+    }
+
+    #[test]
+    fn rollups_parse_validate_and_set_their_retention() {
+        let text = "[[rollups]]\nname = \"1m\"\ninterval_secs = 60\nretention_hours = 48\n\n\
+                    [[rollups]]\nname = \"1h\"\ninterval_secs = 3600\nlag_secs = 300\n";
+        let c: Config = toml::from_str(text).expect("parses");
+        c.validate().expect("valid");
+        let r = c.rollup_configs();
+        assert_eq!(
+            (r[0].schema(), r[0].interval, r[0].lag),
+            ("rollup_1m".into(), Duration::from_secs(60), Duration::from_secs(60))
+        );
+        assert_eq!((r[1].lag, r[1].retention), (Duration::from_secs(300), None));
+        let s = c.store_config();
+        assert_eq!(s.retention_of("rollup_1m.cpu"), Some(Duration::from_secs(48 * 3600)));
+        assert_eq!(s.retention_of("rollup_1h.cpu"), None);
+        let dup: Config = toml::from_str("[[rollups]]\nname = \"a\"\n[[rollups]]\nname = \"a\"\n").expect("parses");
+        assert!(dup.validate().unwrap_err().contains("twice"));
+        let unnamed: Config = toml::from_str("[[rollups]]\ninterval_secs = 60\n").expect("parses");
+        assert!(unnamed.validate().unwrap_err().contains("name"));
+    }
+
+    #[test]
+    fn the_commented_rollups_of_the_example_config_are_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tidewater.example.toml");
+        let text = std::fs::read_to_string(path).expect("example config");
+        let start = text.find("# [[rollups]]").expect("rollups example");
+        let uncommented: String = text[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c: Config = toml::from_str(&uncommented).expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.rollup_configs().iter().map(|r| r.schema()).collect::<Vec<_>>(), ["rollup_1m", "rollup_1h"]);
     }
 }

@@ -1,5 +1,6 @@
 //! `tidewater`: the one binary. Parses the command line and wires the crates.
 
+mod alerting;
 mod config;
 mod server;
 mod sql_cli;
@@ -23,6 +24,8 @@ enum Command {
     Serve(ServeArgs),
     /// Run a SQL query against a server and print the result.
     Sql(sql_cli::SqlArgs),
+    /// Alerting rules: `tidewater rules check DIR`.
+    Rules(alerting::RulesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Sql(args) => runtime.block_on(sql_cli::run(args)),
+        Command::Rules(args) => runtime.block_on(alerting::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

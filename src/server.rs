@@ -13,8 +13,9 @@ use axum::{Json, Router};
 use tidewater_ingest::grpc::{Logs, Metrics, OtlpService};
 use tidewater_ingest::Ingester;
 use tidewater_query::flight_sql::FlightSqlServer;
+use tidewater_query::rollup::RollupRunner;
 use tidewater_query::QueryEngine;
-use tidewater_storage::Store;
+use tidewater_storage::{Store, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -24,14 +25,20 @@ use crate::config::Config;
 /// `query_runtime` when given.
 pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -> Result<(), String> {
     let store_cfg = cfg.store_config();
-    tracing::info!(data_dir = %cfg.data_dir.display(), "opening store");
-    let store = tokio::task::spawn_blocking(move || Store::open(store_cfg))
-        .await
-        .map_err(|e| format!("opening the store: {e}"))?
-        .map_err(|e| format!("opening the store: {e}"))?;
+    tracing::info!(data_dir = %cfg.data_dir.display(), object_store = %cfg.storage.object_store_url, "opening store");
+    let store = Store::open_async(store_cfg).await.map_err(|e| format!("opening the store: {e}"))?;
     let flusher = store.spawn_flusher();
     let ingester = Ingester::new(store.clone(), cfg.ingest_limits());
     let engine = QueryEngine::new(store.clone(), cfg.query_config(query_runtime)).map_err(|e| e.to_string())?;
+    let rollups = RollupRunner::new(engine.clone(), store.clone(), cfg.rollup_configs(), Arc::new(SystemClock))
+        .spawn(tidewater_query::rollup::CHECK_INTERVAL);
+    let alerting = tidewater_alerting::Alerting::start(&cfg.alerting, &cfg.data_dir, engine.clone())
+        .await
+        .map_err(|e| format!("alerting: {e}"))?;
+    for (name, table) in tidewater_alerting::system::tables(&alerting) {
+        engine.register_system_table(name, table);
+    }
+    let sighup = crate::alerting::reload_on_sighup(alerting.clone());
     let ready = Arc::new(AtomicBool::new(false));
 
     let http_listener = bind(&cfg.http_addr).await?;
@@ -44,6 +51,7 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
 
     let app = tidewater_ingest::http::router(ingester.clone())
         .merge(tidewater_query::http::router(engine.clone()))
+        .merge(tidewater_alerting::api::router(alerting.clone()))
         .merge(health_router(ready.clone()))
         .fallback(not_found);
 
@@ -91,6 +99,11 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     if let Ok(Err(e)) = pg.await {
         tracing::warn!(error = %e, "postgres server ended with an error");
     }
+    if let Some(rollups) = rollups {
+        rollups.abort();
+    }
+    sighup.abort();
+    alerting.shutdown().await;
     flusher.abort();
     store.close().await.map_err(|e| format!("final flush: {e}"))?;
     tracing::info!("stopped");

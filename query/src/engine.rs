@@ -1,5 +1,7 @@
 //! The query engine: a fresh `SessionContext` per query, sharing the object
-//! store registry, each with its own memory pool and a timeout.
+//! store registry, each with its own memory pool; every query admitted
+//! ([`QueryEngine::admit`]: concurrency permit, `system.queries`, deadline,
+//! `max_result_rows`) and run on the query runtime ([`QueryEngine::run`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +17,19 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tidewater_storage::Store;
 
-use crate::catalog::{StoreSchema, CATALOG, SCHEMA};
-use futures::StreamExt;
+use futures::TryStreamExt;
 use tokio::sync::Semaphore;
 
+use crate::catalog::{StoreSchema, CATALOG, SCHEMA};
 use crate::error::{Error, Result};
-use crate::query_log::{QueryLog, Tracker};
+use crate::query_log::{QueryLog, ScanStats};
 use crate::system::{SystemSchema, SYSTEM};
+
+mod admission;
+mod stream;
+
+pub use admission::{Admission, GuardItem, Guarded, ItemOutcome};
+pub use stream::QueryStream;
 
 /// Query limits.
 #[derive(Debug, Clone)]
@@ -59,6 +67,7 @@ pub struct QueryEngine {
     segments_url: ObjectStoreUrl,
     permits: Arc<Semaphore>,
     log: Arc<QueryLog>,
+    system_tables: crate::system::ExtraTables,
 }
 
 /// A query's result: its schema and batches.
@@ -77,7 +86,15 @@ impl QueryEngine {
         let registry = Arc::new(DefaultObjectStoreRegistry::new());
         registry.register_store(segments_url.as_ref(), store.object_store());
         let permits = Arc::new(Semaphore::new(config.max_concurrent_queries.max(1)));
-        Ok(Self { store, config, registry, segments_url, permits, log: Arc::new(QueryLog::default()) })
+        Ok(Self {
+            store,
+            config,
+            registry,
+            segments_url,
+            permits,
+            log: Arc::new(QueryLog::default()),
+            system_tables: Default::default(),
+        })
     }
 
     /// The configured limits.
@@ -85,25 +102,61 @@ impl QueryEngine {
         &self.config
     }
 
-    /// A session for one query.
+    /// A session for one query (not admitted: no permit, not in
+    /// `system.queries`; for planning and metadata).
     pub fn context(&self) -> Result<SessionContext> {
+        self.build_context(None)
+    }
+
+    /// A session, with `stats` attached for the table scans to count into.
+    fn build_context(&self, stats: Option<Arc<ScanStats>>) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(self.registry.clone())
             .with_memory_pool(Arc::new(FairSpillPool::new(self.config.memory_limit_bytes)))
             .build_arc()?;
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_create_default_catalog_and_schema(false);
+        if let Some(stats) = stats {
+            config = config.with_extension(stats);
+        }
         let state =
             SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let ctx = SessionContext::new_with_state(state);
         crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();
         catalog.register_schema(SCHEMA, Arc::new(StoreSchema::new(self.store.clone(), self.segments_url.clone())))?;
-        catalog.register_schema(SYSTEM, Arc::new(SystemSchema::new(self.store.clone(), self.log.clone())))?;
+        let system = SystemSchema::new(self.store.clone(), self.log.clone()).with_extra(self.system_tables.clone());
+        catalog.register_schema(SYSTEM, Arc::new(system))?;
+        crate::catalog::register_rollup_schemas(&catalog, &self.store, &self.segments_url)?;
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         Ok(ctx)
+    }
+
+    /// Admit one query: take a concurrency permit (else
+    /// [`Error::TooManyQueries`]), register `sql` in `system.queries`, and
+    /// fix its deadline (`timeout`, capped by the configured one). Every
+    /// protocol runs its queries through an admission; see [`Admission`].
+    pub fn admit(&self, sql: &str, timeout: Option<Duration>) -> Result<Admission> {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::TooManyQueries(self.config.max_concurrent_queries))?;
+        let timeout = timeout.map_or(self.config.timeout, |t| t.min(self.config.timeout));
+        Ok(Admission::new(self.clone(), permit, self.log.clone(), sql, timeout))
+    }
+
+    /// Run `sql` (read-only: no DDL, no DML, so no `COPY TO` files and no
+    /// external tables on local paths) under `admission`.
+    pub async fn run_sql(&self, admission: Admission, sql: &str) -> Result<QueryStream> {
+        let sql = sql.to_string();
+        self.run(admission, move |ctx| async move {
+            let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false);
+            Ok(ctx.sql_with_options(&sql, read_only).await?)
+        })
+        .await
     }
 
     /// Plan and run `sql`, collecting the result, within the limits.
@@ -115,63 +168,21 @@ impl QueryEngine {
     /// the configured one. The query runs on the query runtime; dropping the
     /// returned future (the client went away) cancels it.
     pub async fn execute_with(&self, sql: &str, timeout: Option<Duration>) -> Result<QueryResult> {
-        let _permit = self
-            .permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::TooManyQueries(self.config.max_concurrent_queries))?;
-        let timeout = timeout.map_or(self.config.timeout, |t| t.min(self.config.timeout));
-        let tracker = Tracker::new(&self.log, sql);
-        let ctx = self.context()?;
-        let max_rows = self.config.max_result_rows;
-        let sql_owned = sql.to_string();
-        let run = async move {
-            // Read-only: no COPY TO files, no CREATE EXTERNAL TABLE on local paths.
-            let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false);
-            let df = ctx.sql_with_options(&sql_owned, read_only).await?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let mut stream = df.execute_stream().await?;
-            let mut batches = Vec::new();
-            let mut rows = 0usize;
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows();
-                if rows > max_rows {
-                    return Err(Error::ResultTooLarge(max_rows));
-                }
-                batches.push(batch);
-            }
-            Ok::<_, Error>(QueryResult { schema, batches })
-        };
-        let task = match &self.config.runtime {
-            Some(handle) => handle.spawn(run),
-            None => tokio::spawn(run),
-        };
-        let mut task = AbortOnDrop(task);
-        let result = match tokio::time::timeout(timeout, &mut task.0).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => Err(Error::Task(e.to_string())),
-            Err(_) => Err(Error::Timeout(timeout)),
-        };
-        match &result {
-            Ok(r) => tracker.finish("ok", r.batches.iter().map(|b| b.num_rows() as u64).sum(), None),
-            Err(Error::Timeout(_)) => tracker.finish("timeout", 0, Some(format!("timeout after {timeout:?}"))),
-            Err(e) => tracker.finish("error", 0, Some(e.to_string())),
-        }
-        result
+        let admission = self.admit(sql, timeout)?;
+        let stream = self.run_sql(admission, sql).await?;
+        let schema = stream.schema();
+        let batches = stream.try_collect().await?;
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// Add a table to the `system` schema of every later query (other
+    /// crates' state, e.g. `system.alerts`); a table with that name is replaced.
+    pub fn register_system_table(&self, name: &str, table: Arc<dyn datafusion::catalog::TableProvider>) {
+        self.system_tables.write().insert(name.to_string(), table);
     }
 
     /// Running and recent queries.
     pub fn query_log(&self) -> Arc<QueryLog> {
         self.log.clone()
-    }
-}
-
-/// Aborts the query task when dropped (timeout, or the caller went away).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! - Statements: `GetFlightInfo(CommandStatementQuery)` plans the query (so
 //!   mistakes fail there with `INVALID_ARGUMENT`) and answers a ticket that
-//!   carries the SQL; `DoGet` runs it and streams the batches.
+//!   carries the SQL; `DoGet` runs it, admitted like every query
+//!   ([`QueryEngine::admit`]: concurrency permit, `system.queries`, timeout,
+//!   `max_result_rows`), on the query runtime, and streams the batches.
 //! - Prepared statements are stateless: the handle *is* the SQL (plus the
 //!   bound parameter row after `DoPut`), so any server can run it and closing
 //!   is a no-op (`handle`). `?` placeholders (ADBC, JDBC) work like `$1`.
@@ -42,9 +44,8 @@ use datafusion::common::TableReference;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, TryStreamExt};
 use prost::Message;
-use tokio::time::Instant;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::QueryEngine;
@@ -96,23 +97,13 @@ impl FlightSqlServer {
         self.engine.context().map_err(|e| status(&e))
     }
 
-    fn deadline(&self) -> Instant {
-        Instant::now() + self.engine.config().timeout
-    }
-
-    /// Plan `handle` (read-only) within `deadline`.
-    async fn plan(&self, ctx: &SessionContext, handle: &Handle, deadline: Instant) -> Result<DataFrame, Status> {
-        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let plan = async {
-            let df = ctx.sql_with_options(&numbered_placeholders(&handle.sql), options).await?;
-            match &handle.params {
-                Some(batch) => Ok(df.with_param_values(param_values(batch)?)?),
-                None => Ok::<_, Error>(df),
-            }
-        };
-        match tokio::time::timeout_at(deadline, plan).await {
+    /// Plan `handle` for its schema only (no execution, so not admitted),
+    /// within the query timeout.
+    async fn plan_only(&self, ctx: &SessionContext, handle: &Handle) -> Result<DataFrame, Status> {
+        let timeout = self.engine.config().timeout;
+        match tokio::time::timeout(timeout, plan(ctx, handle)).await {
             Ok(r) => r.map_err(|e| status(&e)),
-            Err(_) => Err(status(&Error::Timeout(self.engine.config().timeout))),
+            Err(_) => Err(status(&Error::Timeout(timeout))),
         }
     }
 
@@ -124,7 +115,7 @@ impl FlightSqlServer {
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
         let ctx = self.context()?;
-        let df = self.plan(&ctx, handle, self.deadline()).await?;
+        let df = self.plan_only(&ctx, handle).await?;
         let schema = flight_schema(df.schema().as_arrow());
         let endpoint = FlightEndpoint::new().with_ticket(Ticket::new(ticket));
         Ok(FlightInfo::new()
@@ -134,17 +125,17 @@ impl FlightSqlServer {
             .with_descriptor(descriptor))
     }
 
-    /// Run a query and stream its batches, within the query timeout.
-    async fn run(&self, handle: &Handle) -> Result<Response<DoGetStream>, Status> {
-        let deadline = self.deadline();
-        let ctx = self.context()?;
-        let df = self.plan(&ctx, handle, deadline).await?;
-        let stream = df.execute_stream().await.map_err(|e| status(&e.into()))?;
+    /// Run a query and stream its batches, admitted like every query
+    /// (concurrency permit, `system.queries`, timeout, `max_result_rows`).
+    async fn run(&self, handle: Handle) -> Result<Response<DoGetStream>, Status> {
+        let admission = self.engine.admit(&handle.sql, None).map_err(|e| status(&e))?;
+        let stream = self
+            .engine
+            .run(admission, move |ctx| async move { plan(&ctx, &handle).await })
+            .await
+            .map_err(|e| status(&e))?;
         let schema = stream.schema();
-        let timeout = self.engine.config().timeout;
-        let batches =
-            with_deadline(stream, deadline, move || Err(DataFusionError::External(Box::new(Timeout(timeout)))))
-                .map_err(|e| FlightError::Tonic(Box::new(status(&df_error(e)))));
+        let batches = stream.map_err(|e| FlightError::Tonic(Box::new(status(&e))));
         let data = FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from);
         Ok(Response::new(Box::pin(data)))
     }
@@ -189,6 +180,16 @@ impl FlightSqlServer {
             }
         }
         Ok(out)
+    }
+}
+
+/// Plan `handle` read-only: no DDL, no DML, no other statements.
+async fn plan(ctx: &SessionContext, handle: &Handle) -> Result<DataFrame> {
+    let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    let df = ctx.sql_with_options(&numbered_placeholders(&handle.sql), options).await?;
+    match &handle.params {
+        Some(batch) => Ok(df.with_param_values(param_values(batch)?)?),
+        None => Ok(df),
     }
 }
 
@@ -283,7 +284,7 @@ impl FlightSqlService for FlightSqlServer {
         ticket: TicketStatementQuery,
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.run(&Handle::decode(&ticket.statement_handle)?).await
+        self.run(Handle::decode(&ticket.statement_handle)?).await
     }
 
     async fn do_get_prepared_statement(
@@ -291,7 +292,7 @@ impl FlightSqlService for FlightSqlServer {
         query: CommandPreparedStatementQuery,
         _request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.run(&Handle::decode(&query.prepared_statement_handle)?).await
+        self.run(Handle::decode(&query.prepared_statement_handle)?).await
     }
 
     async fn do_get_catalogs(
@@ -384,7 +385,7 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let handle = Handle { sql: query.query, params: None };
         let ctx = self.context()?;
-        let df = self.plan(&ctx, &handle, self.deadline()).await?;
+        let df = self.plan_only(&ctx, &handle).await?;
         let mut params: Vec<(String, Option<DataType>)> =
             df.logical_plan().get_parameter_types().map_err(|e| status(&e.into()))?.into_iter().collect();
         params.sort_by_key(|(name, _)| (name.len(), name.clone()));
@@ -411,15 +412,13 @@ impl FlightSqlService for FlightSqlServer {
 }
 
 /// The one place query errors become gRPC statuses: the user's mistakes are
-/// `INVALID_ARGUMENT` with the message, timeouts `DEADLINE_EXCEEDED`, our
-/// faults `INTERNAL` (detail logged, not sent).
+/// `INVALID_ARGUMENT` with the message, timeouts `DEADLINE_EXCEEDED`, the
+/// concurrency and result-size limits `RESOURCE_EXHAUSTED` (naming the
+/// limit), our faults `INTERNAL` (detail logged, not sent).
 pub fn status(e: &Error) -> Status {
     match e {
         Error::Timeout(_) => Status::deadline_exceeded(e.to_string()),
-        Error::TooManyQueries(_) => Status::resource_exhausted(e.to_string()),
-        Error::DataFusion(DataFusionError::External(inner)) if inner.is::<Timeout>() => {
-            Status::deadline_exceeded(inner.to_string())
-        }
+        Error::TooManyQueries(_) | Error::ResultTooLarge(_) => Status::resource_exhausted(e.to_string()),
         e if e.is_user_error() => Status::invalid_argument(e.to_string()),
         e => {
             tracing::error!(error = %e, "flight sql request failed");
@@ -428,57 +427,12 @@ pub fn status(e: &Error) -> Status {
     }
 }
 
-fn df_error(e: DataFusionError) -> Error {
-    Error::DataFusion(e)
-}
-
 fn arrow_status(e: ArrowError) -> Status {
     status(&Error::DataFusion(e.into()))
 }
 
 fn flight_status(e: FlightError) -> Status {
     status(&Error::DataFusion(DataFusionError::External(Box::new(e))))
-}
-
-/// Marker error for a result stream that outlived the query timeout.
-#[derive(Debug)]
-struct Timeout(std::time::Duration);
-
-impl std::fmt::Display for Timeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "query exceeded the timeout of {:?}", self.0)
-    }
-}
-
-impl std::error::Error for Timeout {}
-
-/// Yield `stream`'s items until `deadline`; then one `on_timeout()` item and the end.
-pub(crate) fn with_deadline<S, T>(
-    stream: S,
-    deadline: Instant,
-    on_timeout: impl Fn() -> T + Send + Sync + 'static,
-) -> impl Stream<Item = T> + Send + 'static
-where
-    S: Stream<Item = T> + Send + Unpin + 'static,
-    T: Send + 'static,
-{
-    let on_timeout = Arc::new(on_timeout);
-    futures::stream::unfold(Some(stream), move |state| {
-        let on_timeout = on_timeout.clone();
-        async move {
-            let mut s = state?;
-            // A stream whose items are always ready never lets timeout_at
-            // look at the clock: check it before each item too.
-            if Instant::now() >= deadline {
-                return Some((on_timeout(), None));
-            }
-            match tokio::time::timeout_at(deadline, s.next()).await {
-                Ok(Some(item)) => Some((item, Some(s))),
-                Ok(None) => None,
-                Err(_) => Some((on_timeout(), None)),
-            }
-        }
-    })
 }
 
 /// The schema as sent: dictionary columns hydrated to their value type.

@@ -10,6 +10,7 @@
 //! - [`http`] serves `/api/v1/sql` (JSON, CSV, Arrow IPC via [`format`]).
 //! - [`flight_sql`] serves Arrow Flight SQL (mounted on the gRPC port).
 //! - [`pgwire`] serves the PostgreSQL wire protocol (psql, psycopg, Grafana).
+//! - [`rollup`] keeps downsampled copies of the metric tables (`rollup_<name>.<table>`).
 
 pub mod catalog;
 pub mod engine;
@@ -20,6 +21,7 @@ pub mod functions;
 pub mod http;
 pub mod pgwire;
 pub mod query_log;
+pub mod rollup;
 pub mod system;
 pub mod table;
 

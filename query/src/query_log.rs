@@ -1,13 +1,45 @@
-//! Running and recent queries, for `system.queries` and for cancellation.
+//! Running and recent queries, for `system.queries`, and the per-query scan
+//! counters the table provider fills in ([`ScanStats`]).
 //!
 //! Bounded: at most `RECENT` finished queries are kept.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
 const RECENT: usize = 200;
+
+/// What one query's table scans did, counted while it is planned and run.
+///
+/// Put in the query's `SessionConfig` as an extension; `MetricTable::scan`
+/// adds to it.
+#[derive(Debug, Default)]
+pub struct ScanStats {
+    segments_scanned: AtomicU64,
+    segments_pruned: AtomicU64,
+}
+
+impl ScanStats {
+    /// Count one table scan: `scanned` segments opened, `pruned` dropped by
+    /// their manifest statistics without being opened.
+    pub fn add_segments(&self, scanned: u64, pruned: u64) {
+        self.segments_scanned.fetch_add(scanned, Ordering::Relaxed);
+        self.segments_pruned.fetch_add(pruned, Ordering::Relaxed);
+    }
+
+    /// Segments the query's scans read.
+    pub fn segments_scanned(&self) -> u64 {
+        self.segments_scanned.load(Ordering::Relaxed)
+    }
+
+    /// Segments the query's scans skipped by their manifest statistics.
+    pub fn segments_pruned(&self) -> u64 {
+        self.segments_pruned.load(Ordering::Relaxed)
+    }
+}
 
 /// One query, running or finished.
 #[derive(Debug, Clone)]
@@ -22,11 +54,38 @@ pub struct QueryEntry {
     pub state: &'static str,
     /// Milliseconds taken (so far, for running queries).
     pub duration_ms: u64,
-    /// Rows returned (finished queries).
+    /// Rows returned (so far, for running queries).
     pub rows: u64,
+    /// Segments the query's table scans read.
+    pub segments_scanned: u64,
+    /// Segments skipped by their manifest statistics (time range).
+    pub segments_pruned: u64,
     /// Error text, if any.
     pub error: Option<String>,
     started: Instant,
+    stats: Arc<ScanStats>,
+    live_rows: Arc<AtomicU64>,
+}
+
+impl QueryEntry {
+    fn refresh(&mut self) {
+        self.duration_ms = self.started.elapsed().as_millis() as u64;
+        self.rows = self.live_rows.load(Ordering::Relaxed);
+        self.segments_scanned = self.stats.segments_scanned();
+        self.segments_pruned = self.stats.segments_pruned();
+    }
+}
+
+/// A started query's handles into the log: its id, its scan counters and
+/// its row counter.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The entry's id (for [`QueryLog::finish`]).
+    pub id: u64,
+    /// Scan counters, for the query's session.
+    pub stats: Arc<ScanStats>,
+    /// Rows returned so far.
+    pub rows: Arc<AtomicU64>,
 }
 
 /// The log of queries.
@@ -43,11 +102,8 @@ struct Inner {
 }
 
 impl QueryLog {
-    /// Record a query as started; returns its id.
-    pub fn start(&self, sql: &str) -> u64 {
-        let mut g = self.inner.lock();
-        g.next_id += 1;
-        let id = g.next_id;
+    /// Record a query as started.
+    pub fn start(&self, sql: &str) -> Started {
         let mut text = sql.to_string();
         if text.len() > 4096 {
             let mut cut = 4096;
@@ -57,6 +113,11 @@ impl QueryLog {
             text.truncate(cut);
         }
         let started_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+        let stats = Arc::new(ScanStats::default());
+        let rows = Arc::new(AtomicU64::new(0));
+        let mut g = self.inner.lock();
+        g.next_id += 1;
+        let id = g.next_id;
         g.running.insert(
             id,
             QueryEntry {
@@ -66,21 +127,25 @@ impl QueryLog {
                 state: "running",
                 duration_ms: 0,
                 rows: 0,
+                segments_scanned: 0,
+                segments_pruned: 0,
                 error: None,
                 started: Instant::now(),
+                stats: stats.clone(),
+                live_rows: rows.clone(),
             },
         );
-        id
+        Started { id, stats, rows }
     }
 
-    /// Record how a query ended.
-    pub fn finish(&self, id: u64, state: &'static str, rows: u64, error: Option<String>) {
+    /// Record how a query ended; its rows and scan counters are read from
+    /// the handles [`QueryLog::start`] gave out.
+    pub fn finish(&self, id: u64, state: &'static str, error: Option<String>) {
         let mut g = self.inner.lock();
         if let Some(mut e) = g.running.remove(&id) {
+            e.refresh();
             e.state = state;
-            e.rows = rows;
             e.error = error;
-            e.duration_ms = e.started.elapsed().as_millis() as u64;
             g.recent.push_back(e);
             while g.recent.len() > RECENT {
                 g.recent.pop_front();
@@ -96,7 +161,7 @@ impl QueryLog {
             .values()
             .cloned()
             .map(|mut e| {
-                e.duration_ms = e.started.elapsed().as_millis() as u64;
+                e.refresh();
                 e
             })
             .collect();
@@ -105,31 +170,20 @@ impl QueryLog {
     }
 }
 
-/// Marks a query finished as `cancelled` if it is dropped before `done`.
-#[derive(Debug)]
-pub struct Tracker<'a> {
-    log: &'a QueryLog,
-    id: u64,
-    done: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<'a> Tracker<'a> {
-    /// Start tracking `sql`.
-    pub fn new(log: &'a QueryLog, sql: &str) -> Self {
-        Self { id: log.start(sql), log, done: false }
-    }
-
-    /// Record the outcome.
-    pub fn finish(mut self, state: &'static str, rows: u64, error: Option<String>) {
-        self.done = true;
-        self.log.finish(self.id, state, rows, error);
-    }
-}
-
-impl Drop for Tracker<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.log.finish(self.id, "cancelled", 0, Some("the client went away".into()));
-        }
+    #[test]
+    fn finished_entries_keep_their_counters() {
+        let log = QueryLog::default();
+        let q = log.start("SELECT 1");
+        q.stats.add_segments(2, 5);
+        q.rows.fetch_add(7, Ordering::Relaxed);
+        let running = log.entries();
+        assert_eq!((running[0].state, running[0].rows, running[0].segments_pruned), ("running", 7, 5));
+        log.finish(q.id, "ok", None);
+        let done = &log.entries()[0];
+        assert_eq!((done.state, done.rows, done.segments_scanned, done.segments_pruned), ("ok", 7, 2, 5));
     }
 }

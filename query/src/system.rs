@@ -5,7 +5,8 @@
 //!   its size (rows, segments, bytes on disk, first and last time).
 //! - `system.segments`: one row per segment file (table, partition, time
 //!   range, rows, bytes, path).
-//! - `system.queries`: running and recent queries (state, duration, rows).
+//! - `system.queries`: running and recent queries from every protocol
+//!   (state, duration, rows, segments scanned and pruned, error).
 
 use std::sync::Arc;
 
@@ -36,12 +37,23 @@ type Builder = fn(&Store, &QueryLog) -> Result<RecordBatch>;
 pub struct SystemSchema {
     store: Arc<Store>,
     log: Arc<QueryLog>,
+    extra: ExtraTables,
 }
+
+/// Tables other crates add to the `system` schema (e.g. `system.alerts`
+/// from alerting), by name; see `QueryEngine::register_system_table`.
+pub type ExtraTables = Arc<parking_lot::RwLock<std::collections::BTreeMap<String, Arc<dyn TableProvider>>>>;
 
 impl SystemSchema {
     /// System tables over `store`.
     pub fn new(store: Arc<Store>, log: Arc<QueryLog>) -> Self {
-        Self { store, log }
+        Self { store, log, extra: ExtraTables::default() }
+    }
+
+    /// With the registered `extra` tables as well.
+    pub fn with_extra(mut self, extra: ExtraTables) -> Self {
+        self.extra = extra;
+        self
     }
 
     fn lookup(name: &str) -> Option<(SchemaRef, Builder)> {
@@ -57,18 +69,22 @@ impl SystemSchema {
 #[async_trait]
 impl SchemaProvider for SystemSchema {
     fn table_names(&self) -> Vec<String> {
-        vec!["queries".into(), "segments".into(), "tables".into()]
+        let mut names: Vec<String> = vec!["queries".into(), "segments".into(), "tables".into()];
+        names.extend(self.extra.read().keys().cloned());
+        names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(Self::lookup(name).map(|(schema, build)| {
-            Arc::new(SystemTable { schema, build, store: self.store.clone(), log: self.log.clone() })
-                as Arc<dyn TableProvider>
-        }))
+        Ok(Self::lookup(name)
+            .map(|(schema, build)| {
+                Arc::new(SystemTable { schema, build, store: self.store.clone(), log: self.log.clone() })
+                    as Arc<dyn TableProvider>
+            })
+            .or_else(|| self.extra.read().get(name).cloned()))
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        Self::lookup(name).is_some()
+        Self::lookup(name).is_some() || self.extra.read().contains_key(name)
     }
 }
 
@@ -201,6 +217,8 @@ fn queries_schema() -> SchemaRef {
         Field::new("started", time_type(), false),
         u64s("duration_ms"),
         u64s("rows"),
+        u64s("segments_scanned"),
+        u64s("segments_pruned"),
         utf8("error"),
     ]))
 }
@@ -216,6 +234,8 @@ fn build_queries(_: &Store, log: &QueryLog) -> Result<RecordBatch> {
         ),
         Arc::new(UInt64Array::from(q.iter().map(|e| e.duration_ms).collect::<Vec<_>>())),
         Arc::new(UInt64Array::from(q.iter().map(|e| e.rows).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(q.iter().map(|e| e.segments_scanned).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(q.iter().map(|e| e.segments_pruned).collect::<Vec<_>>())),
         Arc::new(StringArray::from(q.iter().map(|e| e.error.clone()).collect::<Vec<_>>())),
     ];
     Ok(RecordBatch::try_new(queries_schema(), cols)?)

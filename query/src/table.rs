@@ -4,6 +4,11 @@
 //! in-memory scan over its buffered rows. Segments outside the time range of
 //! the query's filters are dropped before any file is opened; the remaining
 //! filters go to the Parquet reader for row-group and page pruning.
+//!
+//! The counts are visible: `EXPLAIN ANALYZE` shows [`SEGMENTS_SCANNED`] and
+//! [`SEGMENTS_PRUNED`] on the Parquet scan (next to DataFusion's
+//! `row_groups_pruned_statistics` and `page_index_rows_pruned`), and an
+//! admitted query adds them to its [`ScanStats`] for `system.queries`.
 
 use std::sync::Arc;
 
@@ -13,6 +18,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::FileSource;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
@@ -21,11 +27,20 @@ use datafusion::logical_expr::{
     utils::conjunction, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
 };
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::metrics::{MetricBuilder, MetricType};
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use tidewater_storage::manifest::SegmentMeta;
 use tidewater_storage::schema::TIME;
 use tidewater_storage::Store;
+
+use crate::query_log::ScanStats;
+
+/// `EXPLAIN ANALYZE` metric: segments the scan reads.
+pub const SEGMENTS_SCANNED: &str = "segments_scanned";
+/// `EXPLAIN ANALYZE` metric: segments dropped by their manifest time range
+/// before any file was opened.
+pub const SEGMENTS_PRUNED: &str = "segments_pruned_by_time";
 
 /// One metric (or logs) table.
 #[derive(Debug)]
@@ -74,10 +89,22 @@ impl TableProvider for MetricTable {
 
         let segments: Vec<&SegmentMeta> =
             snapshot.segments.iter().filter(|s| range.overlaps(s.min_time, s.max_time)).collect();
-        tracing::debug!(table = %self.name, total = snapshot.segments.len(), scanned = segments.len(), "segment pruning");
+        let (scanned, pruned) = (segments.len() as u64, (snapshot.segments.len() - segments.len()) as u64);
+        tracing::debug!(table = %self.name, scanned, pruned, "segment pruning");
+        if let Some(stats) = state.config().get_extension::<ScanStats>() {
+            stats.add_segments(scanned, pruned);
+        }
         if !segments.is_empty() {
             let mut source =
                 ParquetSource::new(self.schema.clone()).with_pushdown_filters(false).with_enable_page_index(true);
+            // EXPLAIN ANALYZE lists the scan's metrics beside the Parquet
+            // reader's own (row_groups_pruned_statistics, ...).
+            let metrics = source.metrics();
+            let count = |name: &'static str, n: u64| {
+                MetricBuilder::new(metrics).with_type(MetricType::Summary).global_counter(name).add(n as usize)
+            };
+            count(SEGMENTS_SCANNED, scanned);
+            count(SEGMENTS_PRUNED, pruned);
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);

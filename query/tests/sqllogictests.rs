@@ -1,7 +1,8 @@
 //! sqllogictest harness: every `tests/slt/*.slt` file runs against a fresh
 //! store seeded with the fixture tables below (some rows flushed to Parquet
 //! segments, some still in the memtable, one column added later). Files named
-//! `functions*` also get the tables the time-series functions are tested on.
+//! `functions*` also get the tables the time-series functions are tested on,
+//! files named `pruning*` the five-day table `days` (one segment per day).
 //!
 //! Run one file: `cargo test -p tidewater-query --test sqllogictests -- basics`.
 
@@ -320,9 +321,41 @@ fn temperature() -> TableWrite {
     )
 }
 
-/// A store with the base tables (`cpu`, `requests`) and, if `function_tables`,
-/// the fixtures of the time-series functions.
-async fn seeded_engine(dir: &Path, function_tables: bool) -> QueryEngine {
+/// `days`: gauge, hosts h1 and h2 every hour for five days from `T0`, all
+/// flushed: one segment per UTC day. The value is `100 * day + hour`
+/// (h2 adds 0.5).
+fn days() -> TableWrite {
+    let (mut times, mut values, mut hosts) = (Vec::new(), Vec::new(), Vec::new());
+    for day in 0..5i64 {
+        for hour in 0..24i64 {
+            for (host, offset) in [("h1", 0.0), ("h2", 0.5)] {
+                times.push(T0 + (day * 24 + hour) * 3600 * SEC);
+                values.push((100 * day + hour) as f64 + offset);
+                hosts.push(Some(host));
+            }
+        }
+    }
+    TableWrite {
+        table: "days".into(),
+        batch: batch(
+            "gauge",
+            vec![("time", ts(times)), ("value", Arc::new(Float64Array::from(values))), ("host", dict(hosts))],
+        ),
+    }
+}
+
+/// Which fixtures a `.slt` file gets besides the base tables, by its name.
+#[derive(Clone, Copy)]
+struct Fixtures {
+    /// `functions*`: the tables of the time-series functions.
+    functions: bool,
+    /// `pruning*`: `days`, one segment per day.
+    days: bool,
+}
+
+/// A store with the base tables (`cpu`, `requests`) and the `fixtures`.
+async fn seeded_engine(dir: &Path, fixtures: Fixtures) -> QueryEngine {
+    let function_tables = fixtures.functions;
     let mut cfg = StoreConfig::new(dir);
     cfg.sync = SyncPolicy::Never;
     let store = tokio::task::spawn_blocking(move || Store::open(cfg)).await.expect("join").expect("open store");
@@ -343,6 +376,9 @@ async fn seeded_engine(dir: &Path, function_tables: bool) -> QueryEngine {
     if function_tables {
         let flushed = vec![http_requests_total(true), requests_delta(true), http_duration(true), temperature()];
         store.write(flushed).await.expect("write");
+    }
+    if fixtures.days {
+        store.write(vec![days()]).await.expect("write");
     }
     store.flush().await.expect("flush");
     store.write(vec![cpu(3..6)]).await.expect("write");
@@ -384,10 +420,11 @@ fn main() {
     for file in &files {
         let dir = tempfile::tempdir().expect("tempdir");
         let result = rt.block_on(async {
-            // Files named `functions*` also get the function fixtures (other
-            // files list the catalog and expect only the base tables).
-            let function_tables = file.file_stem().is_some_and(|s| s.to_string_lossy().starts_with("functions"));
-            let engine = seeded_engine(dir.path(), function_tables).await;
+            // Files named `functions*` / `pruning*` also get their fixtures
+            // (other files list the catalog and expect only the base tables).
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let fixtures = Fixtures { functions: stem.starts_with("functions"), days: stem.starts_with("pruning") };
+            let engine = seeded_engine(dir.path(), fixtures).await;
             let mut runner = sqllogictest::Runner::new(move || {
                 let engine = engine.clone();
                 async move { Ok::<_, DbError>(Db { engine }) }

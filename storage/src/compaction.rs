@@ -13,8 +13,11 @@
 //!    the current table schema (older segments lack newer columns; scaled
 //!    columns are cast back to `Float64`), merges the sorted inputs by
 //!    (attributes, time) and writes row groups to a temporary file, which is
-//!    fsynced and renamed. Memory stays at about one batch per input plus one
-//!    row group, whatever the input size.
+//!    fsynced and renamed (local store) or uploaded (object store). Memory
+//!    stays at about one batch per input plus one row group, whatever the
+//!    input size. With an object store the inputs are first downloaded to the
+//!    local staging directory (at most `compaction_max_bytes` of disk) and
+//!    removed when the job ends.
 //! 3. Under the flush lock, the manifest is swapped once: the merged segment
 //!    in, the inputs out and into `pending_deletes`. If an input is no longer
 //!    live (retention dropped it meanwhile), the job is abandoned and its
@@ -38,6 +41,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{PendingDelete, SegmentMeta};
 use crate::merge::{BatchSource, SortedMerge};
 use crate::segment::{segment_path, sort_key_columns, SegmentStore};
+use crate::segment_store::{self, LocalCopy, StagedFile};
 use crate::store::Store;
 
 /// Rows per batch read from an input and written to the output.
@@ -148,10 +152,17 @@ impl Store {
     /// changed meanwhile and the result was discarded.
     async fn run_job(&self, job: &Job, schema: SchemaRef) -> Result<Option<SegmentMeta>> {
         let id = self.shared.next_segment_id.fetch_add(1, Ordering::SeqCst);
+        let mut inputs = Vec::with_capacity(job.inputs.len());
+        for input in &job.inputs {
+            inputs.push(self.segments.fetch(&input.path).await?);
+        }
         let (segments, closing, task_job) = (self.segments.clone(), Arc::clone(&self.closing), job.clone());
-        let merged = tokio::task::spawn_blocking(move || merge_job(&segments, &schema, &task_job, id, &closing))
-            .await
-            .map_err(|e| Error::io("<compaction task>", std::io::Error::other(e.to_string())))??;
+        // The inputs' local copies are dropped (removed, if downloaded) with the task.
+        let (merged, staged) =
+            tokio::task::spawn_blocking(move || merge_job(&segments, &inputs, &schema, &task_job, id, &closing))
+                .await
+                .map_err(|e| Error::io("<compaction task>", std::io::Error::other(e.to_string())))??;
+        self.segments.publish(staged).await?;
         if self.config.fail_point == Some(FailPoint::CompactionBeforeManifestSwap) {
             return Err(Error::io(
                 &merged.path,
@@ -165,7 +176,7 @@ impl Store {
         if manifest.segments.iter().filter(|s| ids.contains(&s.id)).count() != ids.len() {
             tracing::warn!(table = %job.table, partition = %job.partition, merged = %merged.path,
                 "compaction inputs changed meanwhile (retention?); discarding the merged segment");
-            self.segments.delete(&merged.path)?;
+            self.segments.delete(&merged.path).await?;
             return Ok(None);
         }
         let delete_after = self.config.clock.now_nanos().saturating_add(duration_nanos(self.config.deletion_grace));
@@ -182,24 +193,26 @@ impl Store {
     }
 }
 
-/// Merge a job's input files into segment `id` (blocking).
+/// Merge a job's input files (local copies, in the order of `job.inputs`)
+/// into segment `id`, not yet published (blocking).
 fn merge_job(
     segments: &SegmentStore,
+    inputs: &[LocalCopy],
     table_schema: &SchemaRef,
     job: &Job,
     id: u64,
     closing: &AtomicBool,
-) -> Result<SegmentMeta> {
+) -> Result<(SegmentMeta, StagedFile)> {
     let expected_rows: u64 = job.inputs.iter().map(|s| s.rows).sum();
-    let schema = output_schema(segments, table_schema, job)?;
-    let scales = detect_scales(segments, &schema, job)?;
+    let schema = output_schema(inputs, table_schema)?;
+    let scales = detect_scales(inputs, &schema)?;
     let file_schema = encoding::file_schema(&schema, &scales);
     let path = segment_path(&job.table, &job.partition, id);
     let mut writer = segments.create(&path, file_schema.clone(), &EncodingOptions::default())?;
 
     let mut sources: Vec<BatchSource> = Vec::with_capacity(job.inputs.len());
-    for input in &job.inputs {
-        let reader = segments.open_reader(&input.path, BATCH_ROWS, None)?;
+    for input in inputs {
+        let reader = segment_store::open_reader(input.path(), BATCH_ROWS, None)?;
         let target = schema.clone();
         sources.push(Box::new(reader.map(move |b| encoding::to_table_batch(&b?, &target))));
     }
@@ -224,13 +237,13 @@ fn merge_job(
             reason: format!("compaction read {rows} rows, the manifest lists {expected_rows}"),
         });
     }
-    let bytes = writer.finish()?;
+    let staged = writer.finish()?;
     if min_time > max_time {
         // No `time` values: keep the inputs' recorded range.
         min_time = job.inputs.iter().map(|s| s.min_time).min().unwrap_or(0);
         max_time = job.inputs.iter().map(|s| s.max_time).max().unwrap_or(0);
     }
-    Ok(SegmentMeta {
+    let meta = SegmentMeta {
         id,
         table: job.table.clone(),
         partition: job.partition.clone(),
@@ -238,31 +251,32 @@ fn merge_job(
         min_time,
         max_time,
         rows,
-        bytes,
-    })
+        bytes: staged.bytes(),
+    };
+    Ok((meta, staged))
 }
 
 /// The table schema limited to the columns some input has (a merged segment
 /// does not gain all-NULL columns).
-fn output_schema(segments: &SegmentStore, table_schema: &SchemaRef, job: &Job) -> Result<SchemaRef> {
+fn output_schema(inputs: &[LocalCopy], table_schema: &SchemaRef) -> Result<SchemaRef> {
     let mut present = HashSet::new();
-    for input in &job.inputs {
-        present.extend(segments.file_schema(&input.path)?.fields().iter().map(|f| f.name().clone()));
+    for input in inputs {
+        present.extend(segment_store::file_schema(input.path())?.fields().iter().map(|f| f.name().clone()));
     }
     let fields: Vec<_> = table_schema.fields().iter().filter(|f| present.contains(f.name())).cloned().collect();
     Ok(Arc::new(Schema::new_with_metadata(fields, table_schema.metadata().clone())))
 }
 
 /// First pass: the scale each `Float64` column of the output can use.
-fn detect_scales(segments: &SegmentStore, schema: &SchemaRef, job: &Job) -> Result<HashMap<String, i8>> {
+fn detect_scales(inputs: &[LocalCopy], schema: &SchemaRef) -> Result<HashMap<String, i8>> {
     let floats: Vec<&str> =
         schema.fields().iter().filter(|f| f.data_type() == &DataType::Float64).map(|f| f.name().as_str()).collect();
     let mut detectors: HashMap<&str, ScaleDetector> = floats.iter().map(|n| (*n, ScaleDetector::default())).collect();
     if floats.is_empty() {
         return Ok(HashMap::new());
     }
-    for input in &job.inputs {
-        for batch in segments.open_reader(&input.path, BATCH_ROWS, Some(&floats))? {
+    for input in inputs {
+        for batch in segment_store::open_reader(input.path(), BATCH_ROWS, Some(&floats))? {
             let batch = batch?;
             for (name, detector) in detectors.iter_mut() {
                 let Some(col) = batch.column_by_name(name) else { continue };

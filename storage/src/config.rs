@@ -1,5 +1,5 @@
-//! Storage settings: WAL sync policy, flush thresholds, compaction limits,
-//! retention, and the injected clock.
+//! Storage settings: where segments and manifests live, WAL sync policy,
+//! flush thresholds, compaction limits, retention, and the injected clock.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::object::S3Config;
 
 /// When the WAL is fsynced relative to acknowledging a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +38,19 @@ pub enum FailPoint {
 /// Storage settings.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// Root of the WAL, manifest and segments.
+    /// Root of the WAL, manifest and segments (with [`StoreConfig::s3`]: of
+    /// the WAL and the staging directory).
     pub data_dir: PathBuf,
+    /// Keep segments and manifests in this S3 bucket instead of `data_dir`
+    /// (the WAL stays on local disk). Such a store is opened with
+    /// [`crate::Store::open_async`].
+    pub s3: Option<S3Config>,
     /// WAL sync policy.
     pub sync: SyncPolicy,
     /// Flush the memtable when it holds this many bytes.
     pub flush_bytes: usize,
+    /// Flush the memtable when one table's buffer holds this many bytes.
+    pub table_flush_bytes: usize,
     /// Flush the memtable when its oldest write is this old.
     pub flush_age: Duration,
     /// Refuse writes (overload) when buffered data exceeds this many bytes.
@@ -78,8 +86,10 @@ impl StoreConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            s3: None,
             sync: SyncPolicy::Always,
             flush_bytes: 128 << 20,
+            table_flush_bytes: 32 << 20,
             flush_age: Duration::from_secs(300),
             max_memory_bytes: 1 << 30,
             queue_depth: 256,

@@ -59,6 +59,9 @@ pub enum Error {
     /// The store is closed.
     #[error("storage is shutting down")]
     Closed,
+    /// The storage configuration cannot work (bad object store URL, wrong open call).
+    #[error("storage configuration: {0}")]
+    Config(String),
     /// JSON (manifest) encoding failed.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

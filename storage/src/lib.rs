@@ -5,8 +5,10 @@
 //! record, fsyncs, inserts the batches into the [`memtable`] and only then
 //! acknowledges. A background flush turns the memtable into sorted, zstd
 //! Parquet [`segment`]s, swaps the [`manifest`] atomically and deletes the WAL
-//! files the new segments cover. On start, the manifest is loaded and the WAL
-//! files it does not cover are replayed.
+//! files the new segments cover. Segments and manifests live in the local data
+//! directory or, by configuration, in an S3 bucket ([`object`],
+//! [`segment_store`]); the WAL is always local. On start, the manifest is
+//! loaded and the WAL files it does not cover are replayed.
 //!
 //! In the background, [`compaction`] merges the small segments of a (table,
 //! day) partition into one, and [`retention`] drops partitions past their
@@ -26,9 +28,11 @@ pub mod error;
 pub mod manifest;
 pub mod memtable;
 pub mod merge;
+pub mod object;
 pub mod retention;
 pub mod schema;
 pub mod segment;
+pub mod segment_store;
 pub mod stats;
 mod store;
 pub mod wal;
@@ -38,5 +42,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use compaction::CompactionSummary;
 pub use config::{FailPoint, StoreConfig, SyncPolicy};
 pub use error::{Error, ErrorKind, Result};
+pub use object::S3Config;
 pub use stats::TableStats;
 pub use store::{Snapshot, Store, TableSnapshot, TableWrite, WriteOutcome};

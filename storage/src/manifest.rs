@@ -7,6 +7,11 @@
 //! never a half-written one. The newest valid version wins; the previous one
 //! is kept as a fallback.
 //!
+//! With an object store ([`ManifestStore::Remote`]) each version is the
+//! object `manifest/{seq:020}.json` with the same header and checksum,
+//! written with one PUT (atomic in S3: readers see the whole object or
+//! none); listing finds the versions, and the same newest-valid rule applies.
+//!
 //! Segments replaced by a compaction or dropped by retention leave the live
 //! list and enter `pending_deletes` in the same version: their files stay on
 //! disk for a grace period (queries may still read them) and are deleted
@@ -16,10 +21,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::object;
 
 const MAGIC: &str = "TWMANIFEST";
 const VERSION: u32 = 1;
@@ -183,6 +191,97 @@ pub fn store(dir: &Path, m: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Where manifest versions are kept.
+#[derive(Debug, Clone)]
+pub enum ManifestStore {
+    /// Files `{seq:020}.json` in this directory, written with temp file +
+    /// fsync + rename + directory fsync.
+    Local(PathBuf),
+    /// Objects `manifest/{seq:020}.json` in this object store, one PUT each.
+    Remote(Arc<dyn ObjectStore>),
+}
+
+/// The prefix of manifest objects in a remote store.
+const REMOTE_DIR: &str = "manifest";
+
+impl ManifestStore {
+    /// Load the newest valid manifest (an empty one if there is none); an
+    /// invalid newest version falls back to the previous one.
+    pub async fn load(&self) -> Result<Manifest> {
+        match self {
+            ManifestStore::Local(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || load(&dir)).await.map_err(join_error)?
+            }
+            ManifestStore::Remote(store) => load_remote(store.as_ref()).await,
+        }
+    }
+
+    /// Write `m` as the new current manifest (atomically), keeping one previous version.
+    pub async fn store(&self, m: &Manifest) -> Result<()> {
+        match self {
+            ManifestStore::Local(dir) => {
+                let (dir, m) = (dir.clone(), m.clone());
+                tokio::task::spawn_blocking(move || store(&dir, &m)).await.map_err(join_error)?
+            }
+            ManifestStore::Remote(store) => store_remote(store.as_ref(), m).await,
+        }
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::io("<manifest task>", std::io::Error::other(e.to_string()))
+}
+
+fn remote_path(seq: u64) -> object_store::path::Path {
+    object_store::path::Path::from(format!("{REMOTE_DIR}/{seq:020}.json"))
+}
+
+async fn list_remote(store: &dyn ObjectStore) -> Result<Vec<u64>> {
+    let prefix = object_store::path::Path::from(REMOTE_DIR);
+    let mut seqs: Vec<u64> = object::list(store, Some(&prefix))
+        .await?
+        .iter()
+        .filter_map(|m| m.location.filename()?.strip_suffix(".json")?.parse().ok())
+        .collect();
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+async fn load_remote(store: &dyn ObjectStore) -> Result<Manifest> {
+    let mut first_error = None;
+    for seq in list_remote(store).await?.iter().rev() {
+        let data = store.get(&remote_path(*seq)).await?.bytes().await?;
+        match Manifest::decode(&data) {
+            Ok(m) => {
+                if let Some((bad, reason)) = first_error {
+                    tracing::error!(bad_seq = bad, used_seq = seq, %reason, "newest manifest is corrupt; using the previous one");
+                }
+                return Ok(m);
+            }
+            Err(reason) => {
+                first_error.get_or_insert((*seq, reason));
+            }
+        }
+    }
+    match first_error {
+        Some((seq, reason)) => {
+            Err(Error::Corrupt { what: "manifest", path: PathBuf::from(remote_path(seq).to_string()), reason })
+        }
+        None => Ok(Manifest::default()),
+    }
+}
+
+async fn store_remote(store: &dyn ObjectStore, m: &Manifest) -> Result<()> {
+    store.put(&remote_path(m.seq), m.encode()?.into()).await?;
+    for seq in list_remote(store).await? {
+        if seq + 1 < m.seq {
+            object::delete(store, &remote_path(seq)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Write `data` to `tmp`, fsync, rename to `dst`, fsync the directory.
 pub fn write_durably(tmp: &Path, dst: &Path, data: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(tmp, e))?;
@@ -278,6 +377,26 @@ mod tests {
         std::fs::write(dir.path().join(format!("{:020}.tmp", 2)), b"TWMANIFEST 1 0000").expect("write");
         assert_eq!(load(dir.path()).expect("load"), sample(1));
         assert!(!dir.path().join(format!("{:020}.tmp", 2)).exists());
+    }
+
+    #[tokio::test]
+    async fn remote_versions_follow_the_same_rules() {
+        let mem: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let store = ManifestStore::Remote(mem.clone());
+        assert_eq!(store.load().await.expect("load empty"), Manifest::default());
+        for seq in 1..=4 {
+            store.store(&sample(seq)).await.expect("store");
+        }
+        assert_eq!(list_remote(mem.as_ref()).await.expect("list"), vec![3, 4], "older versions pruned");
+        assert_eq!(store.load().await.expect("load"), sample(4));
+        // A corrupt newest version falls back to the previous one.
+        let mut data = mem.get(&remote_path(4)).await.expect("get").bytes().await.expect("bytes").to_vec();
+        let n = data.len();
+        data[n - 2] ^= 0x55;
+        mem.put(&remote_path(4), data.into()).await.expect("put");
+        assert_eq!(store.load().await.expect("load"), sample(3));
+        mem.put(&remote_path(3), b"garbage".to_vec().into()).await.expect("put");
+        assert!(store.load().await.is_err(), "only corrupt versions");
     }
 
     #[test]

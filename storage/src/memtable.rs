@@ -32,6 +32,8 @@ pub struct Memtable {
     pub tables: HashMap<String, TableBuffer>,
     /// Approximate memory used by all buffers.
     pub bytes: usize,
+    /// Approximate memory used by the largest table buffer.
+    pub largest_table_bytes: usize,
     /// When the first write arrived (for age-based flushes).
     pub first_write: Option<Instant>,
 }
@@ -45,7 +47,7 @@ impl Default for Memtable {
 impl Memtable {
     /// An empty memtable.
     pub fn new() -> Self {
-        Self { tables: HashMap::new(), bytes: 0, first_write: None }
+        Self { tables: HashMap::new(), bytes: 0, largest_table_bytes: 0, first_write: None }
     }
 
     /// Whether nothing is buffered.
@@ -66,6 +68,7 @@ impl Memtable {
         buf.min_time = opt_min(buf.min_time, min);
         buf.max_time = opt_max(buf.max_time, max);
         buf.batches.push(batch);
+        self.largest_table_bytes = self.largest_table_bytes.max(buf.bytes);
         self.bytes += bytes;
         self.first_write.get_or_insert_with(Instant::now);
     }

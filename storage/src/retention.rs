@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use crate::clock::duration_nanos;
 use crate::config::StoreConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::manifest::{PendingDelete, SegmentMeta};
 use crate::segment::NANOS_PER_DAY;
 use crate::store::Store;
@@ -77,11 +77,8 @@ impl Store {
         manifest.pending_deletes = keep;
         // A file may be listed twice only by a bug; deleting twice is harmless.
         let paths: Vec<String> = due.iter().map(|p| p.path.clone()).collect::<HashSet<_>>().into_iter().collect();
-        let segments = self.segments.clone();
         let count = paths.len();
-        tokio::task::spawn_blocking(move || paths.iter().try_for_each(|p| segments.delete(p)))
-            .await
-            .map_err(|e| Error::io("<delete task>", std::io::Error::other(e.to_string())))??;
+        self.segments.delete_all(&paths).await?;
         self.commit_manifest(manifest).await?;
         tracing::debug!(files = count, "deleted replaced segment files after their grace period");
         Ok(count)

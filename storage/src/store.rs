@@ -20,10 +20,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::StoreConfig;
 use crate::error::{Error, Result};
-use crate::manifest::{self, ColumnEntry, Manifest, SegmentMeta, TableEntry};
+use crate::manifest::{self, ColumnEntry, Manifest, ManifestStore, SegmentMeta, TableEntry};
 use crate::memtable::Memtable;
+use crate::object;
 use crate::schema;
-use crate::segment::{self, SegmentStore};
+use crate::segment;
+use crate::segment_store::{self, SegmentStore};
 use crate::wal;
 use crate::wal_writer::{Command, WalWriter};
 
@@ -89,6 +91,8 @@ pub struct Store {
     tx: Mutex<Option<mpsc::Sender<Command>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub(crate) segments: SegmentStore,
+    /// Where manifest versions are written.
+    pub(crate) manifests: ManifestStore,
     /// Held by every manifest change.
     pub(crate) flush_lock: tokio::sync::Mutex<()>,
     /// Held by a running compaction (one at a time).
@@ -99,22 +103,72 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("data_dir", &self.config.data_dir).finish()
+        f.debug_struct("Store")
+            .field("data_dir", &self.config.data_dir)
+            .field("object_store", &self.config.s3.as_ref().map(|s| &s.url))
+            .finish()
     }
 }
 
 impl Store {
-    /// Open the store: load the manifest, drop orphan segments, replay the WAL,
-    /// start the writer thread. Blocking; call from a blocking context.
+    /// Open a store whose segments and manifests are in the local data
+    /// directory: load the manifest, drop orphan segments, replay the WAL,
+    /// start the writer thread. Blocking; call from a blocking context. A store
+    /// with object storage ([`StoreConfig::s3`]) is opened with [`Store::open_async`].
     pub fn open(config: StoreConfig) -> Result<Arc<Store>> {
-        let wal_dir = config.data_dir.join("wal");
-        let manifest_dir = config.data_dir.join("manifest");
-        for d in [&config.data_dir, &wal_dir, &manifest_dir] {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        if config.s3.is_some() {
+            return Err(Error::Config("a store with object storage is opened with Store::open_async".into()));
         }
-        let mut manifest = manifest::load(&manifest_dir)?;
-        let segments = SegmentStore::local(&config.data_dir.join("segments"))?;
-        remove_orphans(&segments, &manifest)?;
+        let manifest_dir = config.data_dir.join("manifest");
+        std::fs::create_dir_all(&manifest_dir).map_err(|e| Error::io(&manifest_dir, e))?;
+        let manifest = manifest::load(&manifest_dir)?;
+        let root = config.data_dir.join("segments");
+        let segments = SegmentStore::local(&root)?;
+        for rel in orphans(segment_store::list_local(&root)?, &manifest) {
+            segment_store::remove_local(&root.join(rel))?;
+        }
+        Self::start(config, segments, ManifestStore::Local(manifest_dir), manifest)
+    }
+
+    /// Open a store from async code: like [`Store::open`], and for a store
+    /// with object storage, load the newest manifest from the bucket and
+    /// delete the objects it does not name.
+    pub async fn open_async(config: StoreConfig) -> Result<Arc<Store>> {
+        let Some(s3) = config.s3.clone() else {
+            return tokio::task::spawn_blocking(move || Self::open(config)).await.map_err(join_error)?;
+        };
+        let data_dir = config.data_dir.clone();
+        let (root, segments) = tokio::task::spawn_blocking(move || -> Result<_> {
+            refuse_local_manifest(&data_dir)?;
+            let root = object::build(&s3)?;
+            let segments = SegmentStore::remote(root.clone(), &data_dir.join("staging"))?;
+            Ok((root, segments))
+        })
+        .await
+        .map_err(join_error)??;
+        let manifests = ManifestStore::Remote(root);
+        let manifest = manifests.load().await?;
+        segments.delete_all(&orphans(segments.list_files().await?, &manifest)).await?;
+        tracing::info!(
+            url = config.s3.as_ref().map(|s| s.url.as_str()),
+            seq = manifest.seq,
+            segments = manifest.segments.len(),
+            "segments and manifests are in object storage"
+        );
+        tokio::task::spawn_blocking(move || Self::start(config, segments, manifests, manifest))
+            .await
+            .map_err(join_error)?
+    }
+
+    /// Replay the WAL over `manifest` and start the writer thread (blocking).
+    fn start(
+        config: StoreConfig,
+        segments: SegmentStore,
+        manifests: ManifestStore,
+        mut manifest: Manifest,
+    ) -> Result<Arc<Store>> {
+        let wal_dir = config.data_dir.join("wal");
+        std::fs::create_dir_all(&wal_dir).map_err(|e| Error::io(&wal_dir, e))?;
         // Their files are gone now; nothing can be reading them.
         manifest.pending_deletes.clear();
         let next_segment_id = AtomicU64::new(manifest.next_segment_id.max(1));
@@ -170,6 +224,7 @@ impl Store {
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             segments,
+            manifests,
             flush_lock: tokio::sync::Mutex::new(()),
             compaction_lock: tokio::sync::Mutex::new(()),
             closing: Arc::new(AtomicBool::new(false)),
@@ -280,6 +335,7 @@ impl Store {
     pub fn flush_due(&self) -> bool {
         let state = self.shared.state.read();
         state.active.bytes >= self.config.flush_bytes
+            || state.active.largest_table_bytes >= self.config.table_flush_bytes
             || state.active.first_write.is_some_and(|t| t.elapsed() >= self.config.flush_age)
             || !state.frozen.is_empty()
     }
@@ -305,33 +361,30 @@ impl Store {
             let state = self.shared.state.read();
             (state.manifest.clone(), state.schemas.clone())
         };
+        manifest.tables = schemas.iter().map(|(n, s)| (n.clone(), table_entry(s))).collect();
         let segments = self.segments.clone();
-        let manifest_dir = self.config.data_dir.join("manifest");
         let job_frozen = frozen.clone();
         let shared = Arc::clone(&self.shared);
-        let manifest = tokio::task::spawn_blocking(move || -> Result<Manifest> {
-            let next_id = &shared.next_segment_id;
-            let mut written = Vec::new();
+        let staged = tokio::task::spawn_blocking(move || -> Result<Vec<_>> {
+            let mut staged = Vec::new();
             let mut tables: Vec<_> = job_frozen.memtable.tables.iter().collect();
             tables.sort_by(|a, b| a.0.cmp(b.0));
             for (table, buf) in tables {
                 let Some(schema) = schemas.get(table) else { continue };
                 let batches = buf.batches.iter().map(|b| schema::adapt(b, schema)).collect::<Result<Vec<_>>>()?;
-                for seg in segment::encode_table(table, schema, &batches, next_id)? {
-                    segments.put(&seg.meta.path, &seg.data)?;
-                    written.push(seg.meta);
-                }
+                staged.extend(segment::write_table(&segments, table, schema, &batches, &shared.next_segment_id)?);
             }
-            manifest.seq += 1;
-            manifest.next_segment_id = next_id.load(Ordering::SeqCst);
-            manifest.wal_flushed_through = job_frozen.wal_through;
-            manifest.segments.extend(written);
-            manifest.tables = schemas.iter().map(|(n, s)| (n.clone(), table_entry(s))).collect();
-            manifest::store(&manifest_dir, &manifest)?;
-            Ok(manifest)
+            Ok(staged)
         })
         .await
-        .map_err(|e| Error::io("<flush task>", std::io::Error::other(e.to_string())))??;
+        .map_err(join_error)??;
+        // Uploaded (remote store) before any manifest names them.
+        let written = self.segments.publish_all(staged).await?;
+        manifest.seq += 1;
+        manifest.next_segment_id = self.shared.next_segment_id.load(Ordering::SeqCst);
+        manifest.wal_flushed_through = frozen.wal_through;
+        manifest.segments.extend(written);
+        self.manifests.store(&manifest).await?;
         let through = manifest.wal_flushed_through;
         let new_segments = manifest.segments.len();
         {
@@ -409,10 +462,7 @@ impl Store {
     pub(crate) async fn commit_manifest(&self, mut manifest: Manifest) -> Result<()> {
         manifest.seq += 1;
         manifest.next_segment_id = manifest.next_segment_id.max(self.shared.next_segment_id.load(Ordering::SeqCst));
-        let dir = self.config.data_dir.join("manifest");
-        let manifest = tokio::task::spawn_blocking(move || manifest::store(&dir, &manifest).map(|()| manifest))
-            .await
-            .map_err(|e| Error::io("<manifest task>", std::io::Error::other(e.to_string())))??;
+        self.manifests.store(&manifest).await?;
         self.shared.state.write().manifest = manifest;
         Ok(())
     }
@@ -439,13 +489,15 @@ fn truncate(path: &std::path::Path, len: u64) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// Delete segment files the manifest does not list as live: files of
-/// replaced or dropped segments whose deletion was pending, and files of a
-/// flush or compaction interrupted before its manifest swap.
-fn remove_orphans(segments: &SegmentStore, manifest: &Manifest) -> Result<()> {
+/// The segment files (relative paths) the manifest does not list as live:
+/// files of replaced or dropped segments whose deletion was pending, and
+/// files of a flush or compaction interrupted before its manifest swap. The
+/// caller deletes them.
+fn orphans(files: Vec<String>, manifest: &Manifest) -> Vec<String> {
     let live: std::collections::HashSet<&str> = manifest.segments.iter().map(|s| s.path.as_str()).collect();
     let pending: std::collections::HashSet<&str> = manifest.pending_deletes.iter().map(|p| p.path.as_str()).collect();
-    for rel in segments.list_files()? {
+    let mut out = Vec::new();
+    for rel in files {
         if live.contains(rel.as_str()) {
             continue;
         }
@@ -454,9 +506,31 @@ fn remove_orphans(segments: &SegmentStore, manifest: &Manifest) -> Result<()> {
         } else {
             tracing::warn!(file = %rel, "removing segment file not in the manifest (flush or compaction interrupted before the manifest swap)");
         }
-        segments.delete(&rel)?;
+        out.push(rel);
+    }
+    out
+}
+
+/// With object storage, refuse a data directory that holds a local manifest:
+/// its segments are local and would silently disappear from queries.
+fn refuse_local_manifest(data_dir: &std::path::Path) -> Result<()> {
+    let dir = data_dir.join("manifest");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    for entry in entries {
+        let name = entry.map_err(|e| Error::io(&dir, e))?.file_name();
+        if name.to_string_lossy().ends_with(".json") {
+            return Err(Error::Config(format!(
+                "{} holds a local manifest, but object storage is configured; local segments are not moved \
+                 to object storage (use another data directory, or remove the object storage setting)",
+                dir.display()
+            )));
+        }
     }
     Ok(())
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::io("<storage task>", std::io::Error::other(e.to_string()))
 }
 
 fn table_entry(schema: &SchemaRef) -> TableEntry {

@@ -1,6 +1,6 @@
 //! Store-level tests, one binary: recovery (crash = drop without close, torn
-//! WAL tails, interrupted flushes), compaction, retention, fault injection
-//! and value compression (submodules under `tests/store/`).
+//! WAL tails, interrupted flushes), compaction, retention, fault injection,
+//! value compression and segments in S3 (submodules under `tests/store/`).
 
 #[path = "store/compaction.rs"]
 mod compaction;
@@ -8,6 +8,10 @@ mod compaction;
 mod compression;
 #[path = "store/faults.rs"]
 mod faults;
+#[path = "store/moto.rs"]
+mod moto;
+#[path = "store/object_store.rs"]
+mod object_storage;
 #[path = "store/retention.rs"]
 mod retention;
 
@@ -104,6 +108,11 @@ fn table_rows(store: &Store, dir: &Path, table: &str) -> Vec<(String, Option<Str
     for seg in &snap.segments {
         batches.extend(read_segment(dir, &seg.path, &snap.schema));
     }
+    batch_rows(batches)
+}
+
+/// The rows of table-shaped batches in the form [`table_rows`] returns.
+fn batch_rows(batches: Vec<RecordBatch>) -> Vec<(String, Option<String>, i64, Option<u64>)> {
     let mut out = Vec::new();
     for b in batches {
         let text = |name: &str| -> Vec<Option<String>> {
@@ -309,4 +318,23 @@ fn schema_clash_is_rejected_per_table() {
     assert_eq!(out.accepted_rows, 2);
     assert_eq!(out.rejected.len(), 1);
     assert!(out.rejected[0].2.contains("gauge"), "{:?}", out.rejected);
+}
+
+#[test]
+fn one_large_table_triggers_a_flush_before_the_global_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = rt();
+    let mut c = StoreConfig::new(dir.path());
+    c.flush_bytes = 1 << 30;
+    c.table_flush_bytes = 64 << 10;
+    let store = Store::open(c).expect("open");
+    for t in 0..10 {
+        rt.block_on(store.write(vec![write_of(&format!("small_{t}"), "gauge", 0, 100)])).expect("write");
+    }
+    assert!(!store.flush_due(), "ten small tables stay buffered");
+    rt.block_on(store.write(vec![write_of("big", "gauge", 0, 10_000)])).expect("write");
+    assert!(store.flush_due(), "one table past table_flush_bytes makes a flush due");
+    rt.block_on(store.flush()).expect("flush");
+    assert!(!store.flush_due());
+    assert_eq!(store.buffered_bytes(), 0);
 }

@@ -1,6 +1,7 @@
 //! Arrow Flight SQL on the gRPC port with the Rust client from `arrow-flight`:
 //! statements with a time filter, prepared statements with a parameter,
-//! `GetTables`, `GetSqlInfo`, and errors.
+//! `GetTables`, `GetSqlInfo`, errors, and the query guards (`system.queries`,
+//! `max_result_rows`).
 
 use std::sync::Arc;
 
@@ -60,6 +61,19 @@ async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -
         out.extend(stream.try_collect::<Vec<_>>().await.expect("batches"));
     }
     out
+}
+
+/// Like [`fetch`], but returns the first error.
+async fn try_fetch(
+    client: &mut FlightSqlServiceClient<Channel>,
+    info: FlightInfo,
+) -> Result<Vec<RecordBatch>, FlightError> {
+    let mut out = Vec::new();
+    for endpoint in info.endpoint {
+        let ticket = endpoint.ticket.expect("ticket");
+        out.extend(client.do_get(ticket).await?.try_collect::<Vec<_>>().await?);
+    }
+    Ok(out)
 }
 
 /// The gRPC status behind a client error.
@@ -174,4 +188,50 @@ fn flight_sql_statements_tables_and_errors() {
         assert_eq!(code, tonic::Code::InvalidArgument, "{msg}");
         assert!(!std::path::Path::new("/tmp/tidewater-flight-copy.csv").exists());
     });
+}
+
+#[test]
+fn flight_sql_queries_are_logged_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = crate::query_guards::start(dir.path(), "max_result_rows = 3");
+    push_cpu(&server);
+    runtime().block_on(async {
+        let mut c = client(&server).await;
+
+        // A statement runs once (DoGet), and system.queries shows it with its rows.
+        let sql = format!("SELECT host, value FROM cpu WHERE {WINDOW} ORDER BY time, host");
+        let info = c.execute(sql, None).await.expect("execute");
+        let rows: usize = fetch(&mut c, info).await.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 3);
+        let log = "SELECT state, rows, segments_scanned + segments_pruned AS segments FROM system.queries \
+                   WHERE query LIKE 'SELECT host, value FROM cpu%'";
+        let info = c.execute(log.into(), None).await.expect("execute");
+        assert_eq!(
+            table(&fetch(&mut c, info).await),
+            [
+                "+-------+------+----------+",
+                "| state | rows | segments |",
+                "+-------+------+----------+",
+                "| ok    | 3    | 0        |",
+                "+-------+------+----------+",
+            ]
+            .join("\n")
+        );
+
+        // One row more than max_result_rows: RESOURCE_EXHAUSTED naming the limit.
+        let info = c.execute("SELECT * FROM cpu".into(), None).await.expect("planning passes");
+        let (code, msg) = status(try_fetch(&mut c, info).await.expect_err("too many rows"));
+        assert_eq!(code, tonic::Code::ResourceExhausted, "{msg}");
+        assert!(msg.contains("max_result_rows = 3"), "{msg}");
+        let info = c
+            .execute("SELECT state, error FROM system.queries WHERE query = 'SELECT * FROM cpu'".into(), None)
+            .await
+            .expect("execute");
+        let log = table(&fetch(&mut c, info).await);
+        assert!(log.contains("| error | the result has more than max_result_rows = 3 rows"), "{log}");
+    });
+    // The same limit over HTTP, found in the first batch: 400 naming it.
+    let (code, body) = server.sql_raw("SELECT * FROM cpu");
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("max_result_rows = 3")), "{body}");
 }

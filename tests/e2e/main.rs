@@ -2,9 +2,11 @@
 //!
 //! One test binary for the root crate (see STYLE.md); each module is a topic.
 
+mod alerting;
 mod crash;
 mod errors;
 mod flight_sql;
+mod object_store;
 mod otlp_roundtrip;
 mod postgres;
 mod python_sdk;

@@ -1,6 +1,7 @@
 //! The PostgreSQL wire protocol with real clients: `psql` (simple protocol,
-//! `\dt`), psycopg 3 (extended protocol with parameters), and the queries
-//! Grafana's PostgreSQL data source sends to fill its editor.
+//! `\dt`), psycopg 3 (extended protocol with parameters), the queries
+//! Grafana's PostgreSQL data source sends to fill its editor, and the query
+//! guards (`system.queries`, `max_result_rows`).
 
 use std::process::Command;
 
@@ -16,7 +17,8 @@ fn psql(server: &Server, sql: &str) -> String {
     out
 }
 
-fn psql_raw(server: &Server, sql: &str) -> (bool, String, String) {
+/// Run `psql -At -c sql`: (success, stdout, stderr).
+pub fn psql_raw(server: &Server, sql: &str) -> (bool, String, String) {
     let out = Command::new("psql")
         .args(["-h", "127.0.0.1", "-p", &server.pg.port().to_string(), "-U", "tidewater", "-d", "tidewater"])
         .args(["-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
@@ -67,6 +69,52 @@ fn psql_runs_queries_and_lists_tables() {
     let (ok, _, err) = psql_raw(&server, "COPY (SELECT 1) TO '/tmp/tidewater-pg-copy.csv'");
     assert!(!ok && err.contains("read-only"), "{err}");
     assert!(!std::path::Path::new("/tmp/tidewater-pg-copy.csv").exists());
+}
+
+#[test]
+fn postgres_queries_are_logged_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = crate::query_guards::start(dir.path(), "max_result_rows = 3");
+    push_cpu(&server);
+
+    // psql (simple protocol): the query and its rows are in system.queries.
+    let rows = psql(&server, &format!("SELECT host, value FROM cpu WHERE {WINDOW} ORDER BY time, host"));
+    assert_eq!(rows, "a|1.5\nb|2.5\na|3.5\n");
+    let log = psql(&server, "SELECT state, rows FROM system.queries WHERE query LIKE 'SELECT host, value FROM cpu%'");
+    assert_eq!(log, "ok|3\n");
+
+    // One row more than max_result_rows: an error naming the limit.
+    let (ok, _, err) = psql_raw(&server, "SELECT * FROM cpu");
+    assert!(!ok && err.contains("max_result_rows = 3"), "{err}");
+    let log = psql(&server, "SELECT state, error FROM system.queries WHERE query = 'SELECT * FROM cpu'");
+    assert!(log.starts_with("error|the result has more than max_result_rows = 3 rows"), "{log}");
+
+    // psycopg (extended protocol): the same limit, and its query logged too.
+    let script = r#"
+import json, sys
+import psycopg
+out = {}
+with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="tidewater", dbname="tidewater") as conn:
+    cur = conn.cursor()
+    out["rows"] = cur.execute("SELECT value FROM cpu WHERE host = %s ORDER BY time", ("a",)).fetchall()
+    try:
+        cur.execute("SELECT value FROM cpu WHERE value > %s", (0,))
+        out["too_many"] = cur.fetchall()
+    except psycopg.Error as e:
+        out["too_many"] = [e.sqlstate, str(e)]
+        conn.rollback()
+    out["log"] = cur.execute(
+        "SELECT state, CAST(rows AS BIGINT) FROM system.queries WHERE query LIKE %s ORDER BY id", ("SELECT value FROM cpu WHERE%",)
+    ).fetchall()
+print(json.dumps(out))
+"#;
+    let out = Command::new(python()).args(["-c", script, &server.pg.port().to_string()]).output().expect("python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("script prints JSON");
+    assert_eq!(v["rows"], json!([[1.5], [3.5], [9.0]]), "{v}");
+    assert_eq!(v["too_many"][0], json!("54000"), "{v}");
+    assert!(v["too_many"][1].as_str().is_some_and(|m| m.contains("max_result_rows = 3")), "{v}");
+    assert_eq!(v["log"], json!([["ok", 3], ["error", 3]]), "{v}");
 }
 
 /// psycopg 3 with server-side parameters (`%s` becomes `$n`: Parse, Bind,

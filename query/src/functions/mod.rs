@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `counter` | `rate`, `increase` (cumulative, resets handled), `delta_rate`, `delta_increase` |
 //! | `histogram` | `histogram_quantile`, `histogram_quantile_agg` |
+//! | `histogram_merge` | `histogram_merge_counts` (element-wise sum of bucket counts) |
 //! | `exp_histogram` | `exp_histogram_quantile` |
 //! | `time_bucket` | `time_bucket` |
 //! | `gapfill` | `locf`, `interpolate` (window functions) |
@@ -14,6 +15,7 @@ mod counter;
 mod exp_histogram;
 mod gapfill;
 mod histogram;
+pub(crate) mod histogram_merge;
 mod time_bucket;
 
 use datafusion::prelude::SessionContext;
@@ -25,6 +27,7 @@ pub fn register(ctx: &SessionContext) {
     }
     ctx.register_udaf(histogram::histogram_quantile_agg());
     ctx.register_udf(histogram::histogram_quantile());
+    ctx.register_udaf(histogram_merge::histogram_merge_counts());
     ctx.register_udf(exp_histogram::exp_histogram_quantile());
     ctx.register_udf(time_bucket::time_bucket());
     ctx.register_udwf(gapfill::locf());

@@ -5,9 +5,12 @@
 //! come from `datafusion-postgres` (on `pgwire`); what is ours:
 //!
 //! - every query (each simple-query message, each extended-protocol `Parse`
-//!   and `Execute`) gets a fresh `SessionContext` from
-//!   [`QueryEngine::context`], with `pg_catalog` and the PostgreSQL
-//!   functions added (`Sessions`), and runs within the query timeout;
+//!   and `Execute`) gets a fresh `SessionContext` from the engine, with
+//!   `pg_catalog` and the PostgreSQL functions added (`Sessions`);
+//! - each simple-query message and each `Execute` is admitted like every
+//!   query ([`QueryEngine::admit`]: concurrency permit, `system.queries`,
+//!   timeout, `max_result_rows`), its rows bounded while they stream;
+//! - connections run on the query runtime, apart from ingest;
 //! - the `pg_catalog` schema is built once and shared by every session
 //!   (`pg_catalog`), so its OIDs stay the same from one query to the next
 //!   (psql's `\d table` needs that) and sessions are cheap to make;
@@ -29,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
@@ -45,7 +49,7 @@ use pg_catalog::PgCatalog;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::engine::QueryEngine;
+use crate::engine::{Admission, QueryEngine};
 use crate::error::Error;
 
 pub use settings::{version_string, SERVER_VERSION, SERVER_VERSION_NUM};
@@ -57,6 +61,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let runtime = engine.config().runtime.clone();
     let sessions = Sessions::new(engine).map_err(|e| std::io::Error::other(format!("pg_catalog: {e}")))?;
     let handlers = Arc::new(Handlers::new(sessions));
     let mut connections = JoinSet::new();
@@ -67,11 +72,16 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let handlers = handlers.clone();
-                    connections.spawn(async move {
+                    let connection = async move {
                         if let Err(e) = process_socket(socket, None, handlers).await {
                             tracing::debug!(%peer, error = %e, "postgres connection ended with an error");
                         }
-                    });
+                    };
+                    // Connections (and so their queries) run on the query runtime, apart from ingest.
+                    match &runtime {
+                        Some(handle) => connections.spawn_on(connection, handle),
+                        None => connections.spawn(connection),
+                    };
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -104,10 +114,28 @@ impl Sessions {
         &self.engine
     }
 
-    /// A session for one query: a fresh context from the engine with
-    /// `pg_catalog`, PostgreSQL's functions, and the connection's settings.
+    /// A session for planning only (not admitted): a fresh context from the
+    /// engine with `pg_catalog`, PostgreSQL's functions, and the
+    /// connection's settings.
     pub(crate) fn session(&self, client: &(impl ClientInfo + ?Sized)) -> Result<DfSessionService, PgWireError> {
-        let ctx = self.engine.context().map_err(to_pg)?;
+        self.service(self.engine.context().map_err(to_pg)?, client)
+    }
+
+    /// Like [`Sessions::session`], for an admitted query (its scans are
+    /// counted in `system.queries`).
+    pub(crate) fn admitted_session(
+        &self,
+        client: &(impl ClientInfo + ?Sized),
+        admission: &Admission,
+    ) -> Result<DfSessionService, PgWireError> {
+        self.service(admission.context().map_err(to_pg)?, client)
+    }
+
+    fn service(
+        &self,
+        ctx: SessionContext,
+        client: &(impl ClientInfo + ?Sized),
+    ) -> Result<DfSessionService, PgWireError> {
         self.pg_catalog.install(&ctx).map_err(to_pg)?;
         settings::register(&ctx, client.metadata());
         Ok(DfSessionService::new_with_hooks(Arc::new(ctx), hooks()))

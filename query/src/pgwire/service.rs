@@ -1,7 +1,9 @@
 //! The query handlers: each simple query and each extended-protocol
 //! `Parse`/`Execute` builds a fresh session ([`Sessions`]) and hands
-//! the work to `datafusion-postgres`'s `DfSessionService`, bounded by the
-//! query timeout (result rows included).
+//! the work to `datafusion-postgres`'s `DfSessionService`. Simple queries
+//! and `Execute`s are admitted ([`Admission`]): a concurrency permit, an
+//! entry in `system.queries`, the timeout and `max_result_rows` (result rows
+//! included, as they stream). `Parse` only plans, within the timeout.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -22,11 +24,10 @@ use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, Sink, Stream, StreamExt};
-use tokio::time::Instant;
 
 use super::{to_pg, Sessions};
+use crate::engine::{Admission, GuardItem, ItemOutcome};
 use crate::error::Error;
-use crate::flight_sql::with_deadline;
 
 /// A parsed statement: the SQL and, unless empty, the statement and its plan
 /// (the shape `datafusion-postgres` keeps in the portal store).
@@ -46,33 +47,62 @@ impl Service {
         Self { parser: Arc::new(PgParser { sessions: sessions.clone(), describe }), sessions }
     }
 
-    fn limit(&self) -> std::time::Duration {
-        self.sessions.engine().config().timeout
+    /// Admit `sql` (concurrency permit, `system.queries`, deadline).
+    fn admit(&self, sql: &str) -> PgWireResult<Admission> {
+        self.sessions.engine().admit(sql, None).map_err(to_pg)
     }
+}
 
-    fn deadline(&self) -> Instant {
-        Instant::now() + self.limit()
-    }
-
-    fn timeout(&self) -> PgWireError {
-        to_pg(Error::Timeout(self.limit()))
-    }
-
-    /// Bound a query response's rows by `deadline` and end them on a cancel request.
-    fn bounded(&self, response: Response, deadline: Instant, cancel: &Option<Cancel>) -> Response {
-        match response {
-            Response::Query(mut q) => {
-                let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-                let timeout = self.limit();
-                let rows = with_deadline(rows, deadline, move || Err(to_pg(Error::Timeout(timeout))));
-                q.data_rows = match cancel {
-                    Some(cancel) => Box::pin(cancellable(rows, cancel.clone())),
-                    None => Box::pin(rows),
-                };
-                Response::Query(q)
-            }
-            other => other,
+/// Run `work` (pgwire's handling of the query up to its row stream) within
+/// the admission's deadline, recording a failure.
+async fn within_deadline<T>(
+    admission: &Admission,
+    work: impl std::future::Future<Output = PgWireResult<T>>,
+) -> PgWireResult<T> {
+    match tokio::time::timeout_at(admission.deadline(), work).await {
+        Ok(Ok(r)) => {
+            admission.settle();
+            Ok(r)
         }
+        Ok(Err(e)) => {
+            admission.record_error(e.to_string());
+            Err(e)
+        }
+        Err(_) => {
+            let e = Error::Timeout(admission.timeout());
+            admission.fail(&e);
+            Err(to_pg(e))
+        }
+    }
+}
+
+/// A query response's rows bounded by the admission (deadline,
+/// `max_result_rows`, counted for `system.queries`) and ended by a cancel request.
+fn bounded(response: Response, admission: &Admission, cancel: &Option<Cancel>) -> Response {
+    match response {
+        Response::Query(mut q) => {
+            let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+            q.data_rows = match cancel {
+                Some(cancel) => Box::pin(admission.guard(cancellable(rows, cancel.clone()))),
+                None => Box::pin(admission.guard(rows)),
+            };
+            Response::Query(q)
+        }
+        other => other,
+    }
+}
+
+impl GuardItem for PgWireResult<DataRow> {
+    fn outcome(&self) -> ItemOutcome {
+        match self {
+            Ok(_) => ItemOutcome::Rows(1),
+            Err(PgWireError::QueryCanceled) => ItemOutcome::Cancelled,
+            Err(e) => ItemOutcome::Failed(e.to_string()),
+        }
+    }
+
+    fn from_error(e: Error) -> Self {
+        Err(to_pg(e))
     }
 }
 
@@ -129,12 +159,12 @@ impl SimpleQueryHandler for Service {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         tracing::debug!(query, "postgres simple query");
-        let deadline = self.deadline();
-        let service = self.sessions.session(client)?;
+        let admission = self.admit(query)?;
+        let service = self.sessions.admitted_session(client, &admission)?;
         let run = SimpleQueryHandler::do_query(&service, client, query);
-        let responses = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
+        let responses = within_deadline(&admission, run).await?;
         let cancel = cancel_signal(client).await;
-        Ok(responses.into_iter().map(|r| self.bounded(r, deadline, &cancel)).collect())
+        Ok(responses.into_iter().map(|r| bounded(r, &admission, &cancel)).collect())
     }
 }
 
@@ -155,12 +185,12 @@ impl ExtendedQueryHandler for Service {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         tracing::debug!(query = %portal.statement.statement.0, "postgres extended query");
-        let deadline = self.deadline();
-        let service = self.sessions.session(client)?;
+        let admission = self.admit(&portal.statement.statement.0)?;
+        let service = self.sessions.admitted_session(client, &admission)?;
         let run = ExtendedQueryHandler::do_query(&service, client, portal, max_rows);
-        let response = tokio::time::timeout_at(deadline, run).await.map_err(|_| self.timeout())??;
+        let response = within_deadline(&admission, run).await?;
         let cancel = cancel_signal(client).await;
-        Ok(self.bounded(response, deadline, &cancel))
+        Ok(bounded(response, &admission, &cancel))
     }
 }
 

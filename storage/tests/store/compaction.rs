@@ -134,8 +134,8 @@ fn compaction_merges_a_partition_sorted_and_exactly_once() {
     live_sorted.sort();
     assert_eq!(on_disk, live_sorted, "only live segment files remain");
     // A reader holding the old list fails cleanly.
-    let gone = tidewater_storage::segment::SegmentStore::local(&dir.path().join("segments")).expect("store");
-    assert!(gone.open_reader(&before.segments[0].path, 1024, None).is_err());
+    let gone = dir.path().join("segments").join(&before.segments[0].path);
+    assert!(tidewater_storage::segment_store::open_reader(&gone, 1024, None).is_err());
 
     drop(store);
     let store = Store::open(config(dir.path(), &clock)).expect("reopen");
