@@ -33,6 +33,19 @@ pub struct Config {
     pub rollups: Vec<RollupSection>,
     /// Alerting: rules, evaluation, notifications (`[alerting]`).
     pub alerting: tidewater_alerting::AlertingConfig,
+    /// Directory of dashboard JSON files shown in the UI besides the shipped
+    /// ones (empty: only the shipped ones).
+    pub dashboards_dir: PathBuf,
+    /// Self-monitoring (`[self_monitoring]`).
+    pub self_monitoring: SelfMonitoringSection,
+    /// Pipeline processors per signal (`[[pipelines.metrics]]`,
+    /// `[[pipelines.logs]]`; docs/pipelines.md). Reloaded from `config_file`.
+    pub pipelines: tidewater_pipeline::PipelinesConfig,
+    /// Authentication (`[auth]`, off by default; docs/security.md).
+    pub auth: tidewater_auth::AuthConfig,
+    /// The file this config was read from (not a TOML key).
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -48,7 +61,28 @@ impl Default for Config {
             query: QuerySection::default(),
             rollups: Vec::new(),
             alerting: tidewater_alerting::AlertingConfig::default(),
+            dashboards_dir: PathBuf::new(),
+            self_monitoring: SelfMonitoringSection::default(),
+            pipelines: tidewater_pipeline::PipelinesConfig::default(),
+            auth: tidewater_auth::AuthConfig::default(),
+            config_file: None,
         }
+    }
+}
+
+/// `[self_monitoring]`: Tidewater's own metrics (`/metrics`) written into its
+/// own store, for the self-monitoring dashboard.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SelfMonitoringSection {
+    /// Seconds between two writes of the self-metrics (0: do not write them;
+    /// `/metrics` still works).
+    pub interval_secs: u64,
+}
+
+impl Default for SelfMonitoringSection {
+    fn default() -> Self {
+        Self { interval_secs: 10 }
     }
 }
 
@@ -214,7 +248,9 @@ impl Config {
     /// Read a TOML file (unknown keys are errors).
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let mut c: Self = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        c.config_file = Some(path.to_path_buf());
+        Ok(c)
     }
 
     /// Check values that would fail later in a confusing way.
@@ -242,6 +278,8 @@ impl Config {
         }
         tidewater_query::rollup::validate_all(&self.rollup_configs())?;
         self.alerting.validate().map_err(|e| e.to_string())?;
+        self.pipelines.validate().map_err(|e| e.to_string())?;
+        self.auth.validate().map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -334,6 +372,26 @@ mod tests {
         c.validate().expect("example config is valid");
         assert_eq!(c.http_addr, "0.0.0.0:4318");
         assert_eq!(c.pg_addr, "0.0.0.0:5433");
+    }
+
+    #[test]
+    fn dashboards_dir_and_self_monitoring_parse() {
+        let c: Config = toml::from_str("dashboards_dir = \"/etc/tw/dashboards\"\n[self_monitoring]\ninterval_secs = 0\n")
+            .expect("parses");
+        assert_eq!((c.dashboards_dir, c.self_monitoring.interval_secs), (PathBuf::from("/etc/tw/dashboards"), 0));
+        assert_eq!(Config::default().self_monitoring.interval_secs, 10);
+        assert!(toml::from_str::<Config>("[self_monitoring]\nevery = 1").is_err());
+    }
+
+    #[test]
+    fn pipelines_parse_with_the_config_and_errors_carry_the_line() {
+        let ok = "[[pipelines.metrics]]\nname = \"d\"\ntype = \"filter\"\nmetric_names = [\"debug.*\"]\n";
+        let c: Config = toml::from_str(ok).expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(c.pipelines.metrics.len(), 1);
+        let bad = format!("[storage]\nwal_sync = \"always\"\n\n{}", ok.replace("metric_names", "metric_nmes"));
+        let e = toml::from_str::<Config>(&bad).expect_err("unknown key").to_string();
+        assert!(e.contains("line 4") && e.contains("metric_nmes"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `tidewater`: the one binary. Parses the command line and wires the crates.
 
 mod alerting;
+mod auth;
+mod auth_cli;
 mod config;
+mod dashboards;
 mod server;
 mod sql_cli;
 
@@ -26,6 +29,8 @@ enum Command {
     Sql(sql_cli::SqlArgs),
     /// Alerting rules: `tidewater rules check DIR`.
     Rules(alerting::RulesArgs),
+    /// Authentication: `tidewater auth hash-token`.
+    Auth(auth_cli::AuthArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,9 +86,15 @@ fn init_logging() {
 }
 
 /// Queries run on their own threads so a runaway query never delays ingest.
+///
+/// Query tasks keep every thread busy for long polls, so timers (query
+/// timeouts) and wake-ups from other threads (cancel requests) are looked at
+/// after every task poll rather than every 61st / 31st.
 fn query_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
+        .event_interval(1)
+        .global_queue_interval(1)
         .enable_all()
         .thread_name("tidewater-query")
         .build()
@@ -115,6 +126,7 @@ fn main() -> ExitCode {
         }
         Command::Sql(args) => runtime.block_on(sql_cli::run(args)),
         Command::Rules(args) => runtime.block_on(alerting::run(args)),
+        Command::Auth(args) => auth_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

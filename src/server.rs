@@ -24,11 +24,19 @@ use crate::config::Config;
 /// Run the server with `cfg` until a shutdown signal; queries run on
 /// `query_runtime` when given.
 pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -> Result<(), String> {
+    let auth = crate::auth::authenticator(&cfg)?;
     let store_cfg = cfg.store_config();
     tracing::info!(data_dir = %cfg.data_dir.display(), object_store = %cfg.storage.object_store_url, "opening store");
     let store = Store::open_async(store_cfg).await.map_err(|e| format!("opening the store: {e}"))?;
     let flusher = store.spawn_flusher();
     let ingester = Ingester::new(store.clone(), cfg.ingest_limits());
+    let dashboards = crate::dashboards::load(&cfg).await?;
+    let self_monitoring = crate::dashboards::start_self_monitoring(&cfg, &store, &ingester);
+    let pipelines = tidewater_pipeline::Pipelines::new(&cfg.pipelines, cfg.config_file.clone())
+        .map_err(|e| format!("pipelines: {e}"))?;
+    let pipelines = Arc::new(pipelines);
+    // The pipeline step runs on what clients send (not on self-monitoring).
+    let ingester = ingester.with_preprocess(pipelines.clone());
     let engine = QueryEngine::new(store.clone(), cfg.query_config(query_runtime)).map_err(|e| e.to_string())?;
     let rollups = RollupRunner::new(engine.clone(), store.clone(), cfg.rollup_configs(), Arc::new(SystemClock))
         .spawn(tidewater_query::rollup::CHECK_INTERVAL);
@@ -38,7 +46,9 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     for (name, table) in tidewater_alerting::system::tables(&alerting) {
         engine.register_system_table(name, table);
     }
+    engine.register_system_table("pipelines", tidewater_pipeline::PipelinesTable::provider(&pipelines));
     let sighup = crate::alerting::reload_on_sighup(alerting.clone());
+    let pipelines_sighup = tidewater_pipeline::reload::reload_on_sighup(pipelines.clone());
     let ready = Arc::new(AtomicBool::new(false));
 
     let http_listener = bind(&cfg.http_addr).await?;
@@ -53,7 +63,11 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
         .merge(tidewater_query::http::router(engine.clone()))
         .merge(tidewater_alerting::api::router(alerting.clone()))
         .merge(health_router(ready.clone()))
+        .merge(tidewater_pipeline::reload::router(pipelines.clone()))
+        .merge(tidewater_dashboards::router(dashboards))
         .fallback(not_found);
+    let app = tidewater_auth::http::protect(app, auth.clone());
+    let app = tidewater_auth::with_security_headers(app);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let http = tokio::spawn({
@@ -70,6 +84,8 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
         let mut rx = stop_rx.clone();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
         tonic::transport::Server::builder()
+            .http2_max_header_list_size(GRPC_MAX_HEADER_BYTES)
+            .layer(tidewater_auth::grpc::GrpcAuthLayer::new(auth.clone()))
             .add_service(OtlpService::<Metrics>::new(ingester.clone()))
             .add_service(OtlpService::<Logs>::new(ingester))
             .add_service(flight_sql.into_service())
@@ -79,12 +95,13 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     });
     let pg = tokio::spawn({
         let mut rx = stop_rx.clone();
-        tidewater_query::pgwire::run(engine, pg_listener, async move {
+        tidewater_query::pgwire::run_with_auth(engine, pg_listener, crate::auth::pg_password(&auth), async move {
             let _ = rx.wait_for(|s| *s).await;
         })
     });
     ready.store(true, Ordering::SeqCst);
     tracing::info!(http_addr = %http_local, grpc_addr = %grpc_local, pg_addr = %pg_local, "listening");
+    crate::auth::warn_if_open(auth.is_some(), &[http_local, grpc_local, pg_local]);
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight, then flushing");
@@ -102,13 +119,20 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     if let Some(rollups) = rollups {
         rollups.abort();
     }
+    if let Some(task) = self_monitoring {
+        task.abort();
+    }
     sighup.abort();
+    pipelines_sighup.abort();
     alerting.shutdown().await;
     flusher.abort();
     store.close().await.map_err(|e| format!("final flush: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Largest header block a gRPC request may send (metadata included).
+const GRPC_MAX_HEADER_BYTES: u32 = 64 * 1024;
 
 async fn bind(addr: &str) -> Result<TcpListener, String> {
     TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))

@@ -72,6 +72,27 @@ impl SeriesLimiter {
         Self { max_series, window, tables: Mutex::new(HashMap::new()) }
     }
 
+    /// The active-series limit per table (0: none).
+    pub fn max_series(&self) -> usize {
+        self.max_series
+    }
+
+    /// Admit points of `table` by series hash: `true` for series already
+    /// active and for new ones while the table has room, `false` for new
+    /// series past the limit. Used by the pipeline's `cardinality_limit`.
+    pub fn admit(&self, table: &str, hashes: &[u64]) -> Vec<bool> {
+        if self.max_series == 0 {
+            return vec![true; hashes.len()];
+        }
+        let mut tables = self.tables.lock();
+        if !tables.contains_key(table) {
+            tables.insert(table.to_string(), TableSeries::new());
+        }
+        let Some(t) = tables.get_mut(table) else { return vec![true; hashes.len()] };
+        t.rotate_if_due(self.window);
+        hashes.iter().map(|h| t.admit(*h, self.max_series)).collect()
+    }
+
     /// Drop the rows of new series past the limit. Returns the refused
     /// point count and a reason per table that refused any.
     pub fn apply(&self, writes: &mut Vec<TableWrite>) -> (usize, Vec<String>) {
@@ -89,6 +110,7 @@ impl SeriesLimiter {
             let t = tables.entry(w.table.clone()).or_insert_with(TableSeries::new);
             t.rotate_if_due(self.window);
             let keep: Vec<bool> = hashes.iter().map(|h| t.admit(*h, self.max_series)).collect();
+            tidewater_telemetry::metrics::ACTIVE_SERIES.set(&[&w.table], t.active as f64);
             let dropped = keep.iter().filter(|k| !**k).count();
             if dropped == 0 {
                 continue;

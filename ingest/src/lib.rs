@@ -4,6 +4,7 @@
 //!   rejecting individual points that break a rule while keeping the rest.
 //! - [`Ingester`] hands the batches to the store and builds the OTLP answer.
 //! - [`grpc`] and [`http`] are the transports (OTLP/gRPC, OTLP/HTTP).
+//! - [`preprocess`] is the hook the pipeline step plugs into (before conversion).
 
 pub mod attributes;
 pub mod cardinality;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod normalize;
+pub mod preprocess;
 pub mod remote_write;
 mod service;
 

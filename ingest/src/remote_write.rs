@@ -126,9 +126,11 @@ pub struct Outcome {
 /// malformed body (400), too large (413), overloaded store (429/503).
 pub async fn handle(ingester: &Ingester, headers: &HeaderMap, body: &[u8]) -> Result<Outcome> {
     check_headers(headers)?;
-    let req = decode(body, ingester.limits().max_request_bytes)?;
-    let converted = convert(&req, &ingester.limits().point);
+    let mut req = decode(body, ingester.limits().max_request_bytes)?;
+    let refused = ingester.preprocess_remote_write(&mut req);
+    let mut converted = convert(&req, &ingester.limits().point);
     drop(req);
+    refused.add_to(&mut converted);
     let s = ingester.store(converted, "remote_write").await?;
     if s.rejected > 0 {
         tracing::warn!(accepted = s.accepted, rejected = s.rejected, reasons = %s.message, "remote write: samples rejected, rest stored");

@@ -16,6 +16,8 @@ use crate::cardinality::SeriesLimiter;
 use crate::error::Result;
 use crate::logs;
 use crate::metrics::{self, Converted, PointLimits};
+use crate::preprocess::{Preprocess, Refused};
+use crate::remote_write::WriteRequest;
 
 /// Request-level limits.
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ pub struct Ingester {
     limits: IngestLimits,
     series: Arc<SeriesLimiter>,
     inflight: Arc<tokio::sync::Semaphore>,
+    preprocess: Option<Arc<dyn Preprocess>>,
 }
 
 impl Ingester {
@@ -68,7 +71,18 @@ impl Ingester {
     pub fn new(store: Arc<Store>, limits: IngestLimits) -> Self {
         let series = Arc::new(SeriesLimiter::new(limits.max_series_per_table, Duration::from_secs(3600)));
         let inflight = Arc::new(tokio::sync::Semaphore::new(limits.max_inflight_requests.max(1)));
-        Self { store, limits, series, inflight }
+        Self { store, limits, series, inflight, preprocess: None }
+    }
+
+    /// Run `p` on every request before conversion (the pipeline step).
+    pub fn with_preprocess(mut self, p: Arc<dyn Preprocess>) -> Self {
+        self.preprocess = Some(p);
+        self
+    }
+
+    /// Run the pipeline step on a remote write request.
+    pub fn preprocess_remote_write(&self, req: &mut WriteRequest) -> Refused {
+        self.preprocess.as_ref().map(|p| p.remote_write(req)).unwrap_or_default()
     }
 
     /// Admit one request, or refuse it as overloaded when
@@ -76,6 +90,7 @@ impl Ingester {
     /// until the request is answered.
     pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
         self.inflight.clone().try_acquire_owned().map_err(|_| {
+            tidewater_telemetry::metrics::INGEST_REFUSED_REQUESTS.inc(&[]);
             crate::Error::Storage(tidewater_storage::Error::Overloaded(format!(
                 "{} ingest requests in flight",
                 self.limits.max_inflight_requests
@@ -90,9 +105,11 @@ impl Ingester {
 
     /// Store a metrics request; points that break a rule are reported in the
     /// partial success, everything else is durable when this returns.
-    pub async fn export_metrics(&self, req: ExportMetricsServiceRequest) -> Result<ExportMetricsServiceResponse> {
-        let converted = metrics::convert(&req, &self.limits.point);
+    pub async fn export_metrics(&self, mut req: ExportMetricsServiceRequest) -> Result<ExportMetricsServiceResponse> {
+        let refused = self.preprocess.as_ref().map(|p| p.metrics(&mut req)).unwrap_or_default();
+        let mut converted = metrics::convert(&req, &self.limits.point);
         drop(req);
+        refused.add_to(&mut converted);
         let s = self.store(converted, "metrics").await?;
         let partial_success = (s.rejected > 0).then_some(ExportMetricsPartialSuccess {
             rejected_data_points: s.rejected as i64,
@@ -103,9 +120,11 @@ impl Ingester {
 
     /// Store a logs request into the `logs` table; records that break a rule
     /// are reported in the partial success.
-    pub async fn export_logs(&self, req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
-        let converted = logs::convert(&req, self.limits.max_request_bytes);
+    pub async fn export_logs(&self, mut req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
+        let refused = self.preprocess.as_ref().map(|p| p.logs(&mut req)).unwrap_or_default();
+        let mut converted = logs::convert(&req, self.limits.max_request_bytes);
         drop(req);
+        refused.add_to(&mut converted);
         let s = self.store(converted, "logs").await?;
         let partial_success = (s.rejected > 0)
             .then_some(ExportLogsPartialSuccess { rejected_log_records: s.rejected as i64, error_message: s.message });
@@ -121,14 +140,27 @@ impl Ingester {
         let mut reasons = converted.reasons;
         reasons.extend(limit_reasons);
         let mut accepted = 0;
+        let rejected_points = &tidewater_telemetry::metrics::INGEST_REJECTED;
+        rejected_points.add(&[signal, "invalid"], converted.rejected as u64);
+        rejected_points.add(&[signal, "series_limit"], over_limit as u64);
         if !writes.is_empty() {
-            let outcome = self.store.write(writes).await?;
+            let rows: usize = writes.iter().map(|w| w.batch.num_rows()).sum();
+            let outcome = match self.store.write(writes).await {
+                Ok(o) => o,
+                Err(e) => {
+                    let overloaded = e.kind() == tidewater_storage::error::ErrorKind::Overloaded;
+                    rejected_points.add(&[signal, if overloaded { "overloaded" } else { "error" }], rows as u64);
+                    return Err(e.into());
+                }
+            };
             accepted = outcome.accepted_rows;
             for (table, rows, reason) in outcome.rejected {
                 rejected += rows;
+                rejected_points.add(&[signal, "schema_conflict"], rows as u64);
                 reasons.push(format!("{table}: {reason}"));
             }
         }
+        tidewater_telemetry::metrics::INGEST_POINTS.add(&[signal], accepted as u64);
         reasons.truncate(5);
         tracing::debug!(signal, accepted, rejected, "export");
         Ok(Stored { accepted, rejected, message: reasons.join("; ") })

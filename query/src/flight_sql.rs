@@ -209,7 +209,8 @@ impl FlightSqlService for FlightSqlServer {
         &self,
         _request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
-        // No authentication yet: every handshake succeeds without a token.
+        // Credentials are checked before this, by the gRPC auth layer
+        // (`tidewater_auth::grpc`), which also answers with the bearer token.
         let reply = HandshakeResponse { protocol_version: 0, payload: Bytes::new() };
         Ok(Response::new(Box::pin(futures::stream::iter([Ok(reply)]))))
     }

@@ -20,14 +20,17 @@ const RECENT: usize = 200;
 pub struct ScanStats {
     segments_scanned: AtomicU64,
     segments_pruned: AtomicU64,
+    segments_pruned_by_attributes: AtomicU64,
 }
 
 impl ScanStats {
-    /// Count one table scan: `scanned` segments opened, `pruned` dropped by
-    /// their manifest statistics without being opened.
-    pub fn add_segments(&self, scanned: u64, pruned: u64) {
+    /// Count one table scan: `scanned` segments opened, `pruned_by_time`
+    /// dropped by their manifest time range and `pruned_by_attributes` by
+    /// their manifest attribute statistics, without being opened.
+    pub fn add_segments(&self, scanned: u64, pruned_by_time: u64, pruned_by_attributes: u64) {
         self.segments_scanned.fetch_add(scanned, Ordering::Relaxed);
-        self.segments_pruned.fetch_add(pruned, Ordering::Relaxed);
+        self.segments_pruned.fetch_add(pruned_by_time + pruned_by_attributes, Ordering::Relaxed);
+        self.segments_pruned_by_attributes.fetch_add(pruned_by_attributes, Ordering::Relaxed);
     }
 
     /// Segments the query's scans read.
@@ -35,9 +38,15 @@ impl ScanStats {
         self.segments_scanned.load(Ordering::Relaxed)
     }
 
-    /// Segments the query's scans skipped by their manifest statistics.
+    /// Segments the query's scans skipped by their manifest statistics
+    /// (time range or attributes).
     pub fn segments_pruned(&self) -> u64 {
         self.segments_pruned.load(Ordering::Relaxed)
+    }
+
+    /// Of [`ScanStats::segments_pruned`], those skipped by their attribute statistics.
+    pub fn segments_pruned_by_attributes(&self) -> u64 {
+        self.segments_pruned_by_attributes.load(Ordering::Relaxed)
     }
 }
 
@@ -58,8 +67,10 @@ pub struct QueryEntry {
     pub rows: u64,
     /// Segments the query's table scans read.
     pub segments_scanned: u64,
-    /// Segments skipped by their manifest statistics (time range).
+    /// Segments skipped by their manifest statistics (time range or attributes).
     pub segments_pruned: u64,
+    /// Of `segments_pruned`, those skipped by their attribute statistics.
+    pub segments_pruned_by_attributes: u64,
     /// Error text, if any.
     pub error: Option<String>,
     started: Instant,
@@ -73,6 +84,7 @@ impl QueryEntry {
         self.rows = self.live_rows.load(Ordering::Relaxed);
         self.segments_scanned = self.stats.segments_scanned();
         self.segments_pruned = self.stats.segments_pruned();
+        self.segments_pruned_by_attributes = self.stats.segments_pruned_by_attributes();
     }
 }
 
@@ -129,6 +141,7 @@ impl QueryLog {
                 rows: 0,
                 segments_scanned: 0,
                 segments_pruned: 0,
+                segments_pruned_by_attributes: 0,
                 error: None,
                 started: Instant::now(),
                 stats: stats.clone(),
@@ -144,6 +157,7 @@ impl QueryLog {
         let mut g = self.inner.lock();
         if let Some(mut e) = g.running.remove(&id) {
             e.refresh();
+            tidewater_telemetry::metrics::QUERY_SECONDS.observe_duration(&[state], e.started.elapsed());
             e.state = state;
             e.error = error;
             g.recent.push_back(e);
@@ -178,12 +192,14 @@ mod tests {
     fn finished_entries_keep_their_counters() {
         let log = QueryLog::default();
         let q = log.start("SELECT 1");
-        q.stats.add_segments(2, 5);
+        q.stats.add_segments(2, 5, 0);
         q.rows.fetch_add(7, Ordering::Relaxed);
         let running = log.entries();
         assert_eq!((running[0].state, running[0].rows, running[0].segments_pruned), ("running", 7, 5));
+        q.stats.add_segments(1, 0, 3);
         log.finish(q.id, "ok", None);
         let done = &log.entries()[0];
-        assert_eq!((done.state, done.rows, done.segments_scanned, done.segments_pruned), ("ok", 7, 2, 5));
+        assert_eq!((done.state, done.rows, done.segments_scanned, done.segments_pruned), ("ok", 7, 3, 8));
+        assert_eq!(done.segments_pruned_by_attributes, 3);
     }
 }

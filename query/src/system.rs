@@ -220,6 +220,7 @@ fn queries_schema() -> SchemaRef {
         u64s("segments_scanned"),
         u64s("segments_pruned"),
         utf8("error"),
+        u64s("segments_pruned_by_attributes"),
     ]))
 }
 
@@ -237,6 +238,7 @@ fn build_queries(_: &Store, log: &QueryLog) -> Result<RecordBatch> {
         Arc::new(UInt64Array::from(q.iter().map(|e| e.segments_scanned).collect::<Vec<_>>())),
         Arc::new(UInt64Array::from(q.iter().map(|e| e.segments_pruned).collect::<Vec<_>>())),
         Arc::new(StringArray::from(q.iter().map(|e| e.error.clone()).collect::<Vec<_>>())),
+        Arc::new(UInt64Array::from(q.iter().map(|e| e.segments_pruned_by_attributes).collect::<Vec<_>>())),
     ];
     Ok(RecordBatch::try_new(queries_schema(), cols)?)
 }

@@ -1,14 +1,17 @@
 //! `MetricTable`: one table as a DataFusion `TableProvider`.
 //!
 //! A scan is the union of a Parquet scan over the table's segments and an
-//! in-memory scan over its buffered rows. Segments outside the time range of
-//! the query's filters are dropped before any file is opened; the remaining
-//! filters go to the Parquet reader for row-group and page pruning.
+//! in-memory scan over its buffered rows. Before any file is opened,
+//! segments outside the time range of the query's filters are dropped, then
+//! those whose recorded attribute values rule out the query's attribute
+//! equalities ([`attributes`]); the filters also go to the Parquet reader
+//! for row-group and page pruning.
 //!
-//! The counts are visible: `EXPLAIN ANALYZE` shows [`SEGMENTS_SCANNED`] and
-//! [`SEGMENTS_PRUNED`] on the Parquet scan (next to DataFusion's
-//! `row_groups_pruned_statistics` and `page_index_rows_pruned`), and an
-//! admitted query adds them to its [`ScanStats`] for `system.queries`.
+//! The counts are visible: `EXPLAIN ANALYZE` shows [`SEGMENTS_SCANNED`],
+//! [`SEGMENTS_PRUNED`] and [`SEGMENTS_PRUNED_BY_ATTRIBUTES`] on the Parquet
+//! scan (next to DataFusion's `row_groups_pruned_statistics` and
+//! `page_index_rows_pruned`), and an admitted query adds them to its
+//! [`ScanStats`] for `system.queries`.
 
 use std::sync::Arc;
 
@@ -36,11 +39,18 @@ use tidewater_storage::Store;
 
 use crate::query_log::ScanStats;
 
+pub mod attributes;
+
+use attributes::AttrFilter;
+
 /// `EXPLAIN ANALYZE` metric: segments the scan reads.
 pub const SEGMENTS_SCANNED: &str = "segments_scanned";
 /// `EXPLAIN ANALYZE` metric: segments dropped by their manifest time range
 /// before any file was opened.
 pub const SEGMENTS_PRUNED: &str = "segments_pruned_by_time";
+/// `EXPLAIN ANALYZE` metric: segments within the time range dropped because
+/// their manifest attribute statistics rule out the query's equalities.
+pub const SEGMENTS_PRUNED_BY_ATTRIBUTES: &str = "segments_pruned_by_attributes";
 
 /// One metric (or logs) table.
 #[derive(Debug)]
@@ -87,12 +97,16 @@ impl TableProvider for MetricTable {
         let range = TimeRange::from_filters(filters);
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
 
-        let segments: Vec<&SegmentMeta> =
+        let attrs = AttrFilter::from_filters(filters);
+        let in_range: Vec<&SegmentMeta> =
             snapshot.segments.iter().filter(|s| range.overlaps(s.min_time, s.max_time)).collect();
-        let (scanned, pruned) = (segments.len() as u64, (snapshot.segments.len() - segments.len()) as u64);
-        tracing::debug!(table = %self.name, scanned, pruned, "segment pruning");
+        let segments: Vec<&SegmentMeta> = in_range.iter().copied().filter(|s| attrs.may_match(s)).collect();
+        let scanned = segments.len() as u64;
+        let pruned = (snapshot.segments.len() - in_range.len()) as u64;
+        let pruned_by_attributes = (in_range.len() - segments.len()) as u64;
+        tracing::debug!(table = %self.name, scanned, pruned, pruned_by_attributes, "segment pruning");
         if let Some(stats) = state.config().get_extension::<ScanStats>() {
-            stats.add_segments(scanned, pruned);
+            stats.add_segments(scanned, pruned, pruned_by_attributes);
         }
         if !segments.is_empty() {
             let mut source =
@@ -105,6 +119,7 @@ impl TableProvider for MetricTable {
             };
             count(SEGMENTS_SCANNED, scanned);
             count(SEGMENTS_PRUNED, pruned);
+            count(SEGMENTS_PRUNED_BY_ATTRIBUTES, pruned_by_attributes);
             if let Some(predicate) = conjunction(filters.iter().cloned()) {
                 let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
                 source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);

@@ -323,12 +323,15 @@ fn temperature() -> TableWrite {
 
 /// `days`: gauge, hosts h1 and h2 every hour for five days from `T0`, all
 /// flushed: one segment per UTC day. The value is `100 * day + hour`
-/// (h2 adds 0.5).
+/// (h2 adds 0.5). Host h3 (adding 0.25) reports only the first twelve hours
+/// of the first day, so only that segment holds it and its last point is
+/// older than the others'.
 fn days() -> TableWrite {
     let (mut times, mut values, mut hosts) = (Vec::new(), Vec::new(), Vec::new());
     for day in 0..5i64 {
         for hour in 0..24i64 {
-            for (host, offset) in [("h1", 0.0), ("h2", 0.5)] {
+            let h3 = if day == 0 && hour < 12 { &[("h3", 0.25)][..] } else { &[] };
+            for &(host, offset) in [("h1", 0.0), ("h2", 0.5)].iter().chain(h3) {
                 times.push(T0 + (day * 24 + hour) * 3600 * SEC);
                 values.push((100 * day + hour) as f64 + offset);
                 hosts.push(Some(host));

@@ -40,7 +40,7 @@ use crate::encoding::{self, EncodingOptions, ScaleDetector};
 use crate::error::{Error, Result};
 use crate::manifest::{PendingDelete, SegmentMeta};
 use crate::merge::{BatchSource, SortedMerge};
-use crate::segment::{segment_path, sort_key_columns, SegmentStore};
+use crate::segment::{segment_path, sort_key_columns, AttrStatsCollector, SegmentStore};
 use crate::segment_store::{self, LocalCopy, StagedFile};
 use crate::store::Store;
 
@@ -125,7 +125,11 @@ impl Store {
                 return Err(Error::Closed);
             }
             let Some(schema) = self.shared.state.read().schemas.get(&job.table).cloned() else { continue };
-            match self.run_job(&job, schema).await {
+            let started = std::time::Instant::now();
+            let outcome = self.run_job(&job, schema).await;
+            let result = if outcome.is_ok() { "ok" } else { "error" };
+            tidewater_telemetry::metrics::COMPACTION_SECONDS.observe_duration(&[result], started.elapsed());
+            match outcome {
                 Ok(Some(merged)) => {
                     summary.jobs += 1;
                     summary.input_segments += job.inputs.len();
@@ -218,6 +222,7 @@ fn merge_job(
     }
     let merge = SortedMerge::new(&schema, sort_key_columns(&schema), sources, BATCH_ROWS)?;
     let (mut rows, mut min_time, mut max_time) = (0u64, i64::MAX, i64::MIN);
+    let mut attributes = AttrStatsCollector::default();
     for batch in merge {
         if closing.load(Ordering::SeqCst) {
             return Err(Error::Closed);
@@ -228,6 +233,7 @@ fn merge_job(
             min_time = min_time.min(lo);
             max_time = max_time.max(hi);
         }
+        attributes.observe(&batch);
         writer.write(&encoding::to_file_batch(&batch, &file_schema)?)?;
     }
     if rows != expected_rows {
@@ -252,6 +258,7 @@ fn merge_job(
         max_time,
         rows,
         bytes: staged.bytes(),
+        attributes: Some(attributes.finish()),
     };
     Ok((meta, staged))
 }
@@ -305,6 +312,7 @@ mod tests {
             max_time: 0,
             rows: 1,
             bytes,
+            attributes: None,
         }
     }
 

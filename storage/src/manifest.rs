@@ -17,6 +17,12 @@
 //! disk for a grace period (queries may still read them) and are deleted
 //! after it, or on the next start. Manifests written before that field
 //! existed read as having no pending deletes, so the format version stays 1.
+//!
+//! Each segment may carry [`AttrStats`] per attribute column (the distinct
+//! values, or their range when there are many), so queries can skip a
+//! segment whose attributes cannot match without opening it. Segments
+//! written before these statistics existed have none and are never pruned
+//! by attributes; the format version stays 1 for them too.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -51,6 +57,45 @@ pub struct SegmentMeta {
     pub rows: u64,
     /// File size in bytes.
     pub bytes: u64,
+    /// Statistics of the attribute columns, by column name; `None` for
+    /// segments written before they were recorded. A column without an
+    /// entry has unknown values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<BTreeMap<String, AttrStats>>,
+}
+
+/// What a segment's manifest entry says about one attribute column's
+/// non-NULL values (NULLs never match an equality, so they are not tracked).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum AttrStats {
+    /// Every distinct non-NULL value, sorted (at most
+    /// [`AttrStats::MAX_VALUES`] of them and [`AttrStats::MAX_BYTES`] in all).
+    Values(Vec<String>),
+    /// The smallest and largest non-NULL value (byte order), when there are
+    /// more distinct values than [`AttrStats::Values`] may hold.
+    Range {
+        /// Smallest value.
+        min: String,
+        /// Largest value.
+        max: String,
+    },
+}
+
+impl AttrStats {
+    /// Most distinct values kept as a set.
+    pub const MAX_VALUES: usize = 16;
+    /// Most bytes of values kept as a set (else a range); also the longest
+    /// bound a range keeps (else the column gets no statistics).
+    pub const MAX_BYTES: usize = 512;
+
+    /// Whether a row of the segment could hold `value` in this column.
+    pub fn may_contain(&self, value: &str) -> bool {
+        match self {
+            AttrStats::Values(values) => values.binary_search_by(|v| v.as_str().cmp(value)).is_ok(),
+            AttrStats::Range { min, max } => min.as_str() <= value && value <= max.as_str(),
+        }
+    }
 }
 
 /// A segment file no longer in the live list, waiting for its deletion time.
@@ -316,6 +361,7 @@ mod tests {
                 max_time: 2,
                 rows: 3,
                 bytes: 4,
+                attributes: None,
             }],
             pending_deletes: vec![PendingDelete { path: "cpu/2026-11-22/0.parquet".into(), delete_after: 9 }],
         }
@@ -397,6 +443,29 @@ mod tests {
         assert_eq!(store.load().await.expect("load"), sample(3));
         mem.put(&remote_path(3), b"garbage".to_vec().into()).await.expect("put");
         assert!(store.load().await.is_err(), "only corrupt versions");
+    }
+
+    #[test]
+    fn attribute_statistics_round_trip_and_answer_membership() {
+        let mut m = sample(5);
+        let stats = BTreeMap::from([
+            ("host".to_string(), AttrStats::Values(vec!["a".into(), "c".into()])),
+            ("pod".to_string(), AttrStats::Range { min: "p-010".into(), max: "p-090".into() }),
+        ]);
+        m.segments[0].attributes = Some(stats.clone());
+        let body = serde_json::to_string(&m.segments[0]).expect("json");
+        assert!(
+            body.contains(
+                r#""attributes":{"host":{"values":["a","c"]},"pod":{"range":{"min":"p-010","max":"p-090"}}}"#
+            ),
+            "{body}"
+        );
+        assert_eq!(Manifest::decode(&m.encode().expect("encode")).expect("decode"), m);
+        let (host, pod) = (&stats["host"], &stats["pod"]);
+        assert!(host.may_contain("a") && host.may_contain("c"));
+        assert!(!host.may_contain("b") && !host.may_contain(""));
+        assert!(pod.may_contain("p-010") && pod.may_contain("p-050") && pod.may_contain("p-090"));
+        assert!(!pod.may_contain("p-009") && !pod.may_contain("p-091"));
     }
 
     #[test]

@@ -101,6 +101,7 @@ mod tests {
             max_time: day * NANOS_PER_DAY + 10,
             rows: 1,
             bytes: 1,
+            attributes: None,
         }
     }
 

@@ -351,7 +351,11 @@ impl Store {
         loop {
             let next = self.shared.state.read().frozen.first().cloned();
             let Some(frozen) = next else { break };
-            self.flush_frozen(frozen).await?;
+            let started = std::time::Instant::now();
+            let flushed = self.flush_frozen(frozen).await;
+            let result = if flushed.is_ok() { "ok" } else { "error" };
+            tidewater_telemetry::metrics::FLUSH_SECONDS.observe_duration(&[result], started.elapsed());
+            flushed?;
         }
         Ok(())
     }

@@ -171,6 +171,7 @@ impl WalWriter {
             return Err(Error::io(&path, std::io::Error::other("fail point: short WAL write")));
         }
         self.file.write_all(&buf).map_err(|e| Error::io(&path, e))?;
+        tidewater_telemetry::metrics::WAL_WRITTEN_BYTES.add(&[], buf.len() as u64);
         self.dirty = true;
         match self.policy {
             SyncPolicy::Always => self.sync()?,
@@ -186,7 +187,9 @@ impl WalWriter {
         if self.fail_point == Some(FailPoint::WalSyncErrorAt(self.syncs)) {
             return Err(Error::io(&path, std::io::Error::other("fail point: WAL fsync failed")));
         }
+        let started = Instant::now();
         self.file.sync_data().map_err(|e| Error::io(&path, e))?;
+        tidewater_telemetry::metrics::WAL_FSYNC_SECONDS.observe_duration(&[], started.elapsed());
         self.dirty = false;
         self.last_sync = Instant::now();
         Ok(())

@@ -3,13 +3,17 @@
 //! One test binary for the root crate (see STYLE.md); each module is a topic.
 
 mod alerting;
+mod auth;
 mod crash;
 mod errors;
 mod flight_sql;
 mod object_store;
 mod otlp_roundtrip;
+mod pipeline;
 mod postgres;
 mod python_sdk;
 mod query_guards;
 mod remote_write;
 mod server;
+mod ui;
+mod webdriver;

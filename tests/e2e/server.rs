@@ -95,6 +95,13 @@ impl Server {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Send a signal by name (`HUP`, ...) without waiting for anything.
+    pub fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").args([format!("-{name}"), self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
     /// SIGKILL: no chance to flush.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");

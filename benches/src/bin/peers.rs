@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use tidewater_benches::peers::report::insert_run;
 use tidewater_benches::peers::queries::{cases, Eval};
+use tidewater_benches::peers::report::insert_run;
 use tidewater_benches::peers::run::{dataset, run, Options};
 use tidewater_benches::peers::systems::Binaries;
 use tidewater_benches::time::parse_duration;
@@ -45,7 +45,7 @@ struct Args {
     #[arg(long, default_value = "target/peers")]
     work_dir: PathBuf,
     /// The Tidewater server.
-    #[arg(long, default_value = "target/release/tidewater")]
+    #[arg(long, env = "TIDEWATER_BIN", default_value = "target/release/tidewater")]
     tidewater_bin: PathBuf,
     /// VictoriaMetrics single node.
     #[arg(long, default_value = "victoria-metrics")]
@@ -75,19 +75,19 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let loadgen = match args.loadgen_bin.clone().map(Ok).unwrap_or_else(|| {
-        std::env::current_exe().map(|p| p.with_file_name("tidewater-loadgen"))
-    }) {
+    let loadgen = match args
+        .loadgen_bin
+        .clone()
+        .map(Ok)
+        .unwrap_or_else(|| std::env::current_exe().map(|p| p.with_file_name("tidewater-loadgen")))
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: locating tidewater-loadgen: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let command = format!(
-        "benches/peers/run {}",
-        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
-    );
+    let command = format!("benches/peers/run {}", std::env::args().skip(1).collect::<Vec<_>>().join(" "));
     let opts = Options {
         hosts: args.hosts.unwrap_or(if args.quick { 10 } else { 100 }),
         duration: args.duration.unwrap_or(Duration::from_secs(if args.quick { 2 } else { 12 } * 3_600)),
@@ -118,8 +118,11 @@ fn main() -> ExitCode {
     };
     let section = outcome.report.render();
     println!("{section}");
-    let results =
-        if args.no_results { None } else { args.results.clone().or_else(|| (!args.quick).then(|| "benches/RESULTS.md".into())) };
+    let results = if args.no_results {
+        None
+    } else {
+        args.results.clone().or_else(|| (!args.quick).then(|| "benches/RESULTS.md".into()))
+    };
     if let Some(path) = results {
         let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmark results\n".into());
         if let Err(e) = std::fs::write(&path, insert_run(&existing, &section)) {

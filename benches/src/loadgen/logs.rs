@@ -55,7 +55,7 @@ struct LogSource {
 
 impl LogSource {
     fn new(seed: u64, id: u64) -> Self {
-        let nginx = id % 2 == 0;
+        let nginx = id.is_multiple_of(2);
         let name = if nginx { format!("nginx-edge-{id}") } else { super::otel_http::service_name(id) };
         let resource: Attrs = vec![
             ("service.name".to_string(), name),
@@ -76,11 +76,20 @@ impl LogSource {
 
     fn nginx_line(&mut self, time_ns: i64) -> LogRecord {
         let rng = &mut self.rng;
-        let ip = format!("10.{}.{}.{}", rng.random_range(0..4u8), rng.random_range(0..255u8), rng.random_range(1..255u8));
+        let ip =
+            format!("10.{}.{}.{}", rng.random_range(0..4u8), rng.random_range(0..255u8), rng.random_range(1..255u8));
         let method = if rng.random::<f64>() < 0.8 { "GET" } else { "POST" };
         let path = *pick(rng, &PATHS);
         let roll = rng.random::<f64>();
-        let status = if roll < 0.9 { 200 } else if roll < 0.95 { 304 } else if roll < 0.99 { 404 } else { 502 };
+        let status = if roll < 0.9 {
+            200
+        } else if roll < 0.95 {
+            304
+        } else if roll < 0.99 {
+            404
+        } else {
+            502
+        };
         let size = if status == 200 { log_normal(rng, 2_000.0, 1.0).round() as u64 } else { 0 };
         let agent = *pick(rng, &AGENTS);
         let when = time::nginx(time_ns.div_euclid(1_000_000_000));

@@ -281,10 +281,15 @@ mod tests {
     fn counters_are_cumulative_and_histograms_consistent() {
         let series = all(Target::OtlpHttp, 1, 100_000);
         assert_eq!(series.len(), 3 * 14 * SERIES_PER_ROUTE);
-        assert_eq!(series.iter().map(|s| s.points.len()).sum::<usize>(), 3 * per_service_tick(Target::OtlpHttp, 14) * 12);
+        assert_eq!(
+            series.iter().map(|s| s.points.len()).sum::<usize>(),
+            3 * per_service_tick(Target::OtlpHttp, 14) * 12
+        );
         for s in &series {
             match &s.points {
-                Points::Counter { points, .. } => assert!(points.windows(2).all(|w| w[0].1.as_f64() <= w[1].1.as_f64())),
+                Points::Counter { points, .. } => {
+                    assert!(points.windows(2).all(|w| w[0].1.as_f64() <= w[1].1.as_f64()))
+                }
                 Points::Histogram { points, bounds, .. } => {
                     for p in points {
                         assert_eq!(p.bucket_counts.len(), bounds.len() + 1);
@@ -308,7 +313,9 @@ mod tests {
             for s in series {
                 let k = key(&s);
                 let points = match &s.points {
-                    Points::Gauge(p) | Points::Counter { points: p, .. } => p.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>(),
+                    Points::Gauge(p) | Points::Counter { points: p, .. } => {
+                        p.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>()
+                    }
                     Points::Histogram { points, .. } => points.iter().map(|x| format!("{x:?}")).collect(),
                 };
                 v.extend(points.into_iter().map(|p| (k.clone(), p)));

@@ -72,12 +72,7 @@ pub fn encode(batch: &Batch, target: Target) -> Result<Payload> {
             Ok(Payload { body: body.into(), points: m.points() as u64, signal: Signal::Metrics })
         }
         (Batch::Logs(req), Target::OtlpGrpc | Target::OtlpHttp) => {
-            let points = req
-                .resource_logs
-                .iter()
-                .flat_map(|r| &r.scope_logs)
-                .map(|s| s.log_records.len() as u64)
-                .sum();
+            let points = req.resource_logs.iter().flat_map(|r| &r.scope_logs).map(|s| s.log_records.len() as u64).sum();
             Ok(Payload { body: req.encode_to_vec().into(), points, signal: Signal::Logs })
         }
         (Batch::Logs(_), Target::RemoteWrite) => Err(Error::Config("remote write carries metrics only".into())),

@@ -73,7 +73,9 @@ pub fn write_request(batch: &MetricBatch) -> WriteRequest {
     for s in &batch.series {
         let name = normalize(s.metric);
         match &s.points {
-            Points::Gauge(points) => timeseries.push(series(s, name, None, points.iter().map(|&(t, v)| (t, v.as_f64())))),
+            Points::Gauge(points) => {
+                timeseries.push(series(s, name, None, points.iter().map(|&(t, v)| (t, v.as_f64()))))
+            }
             Points::Counter { points, .. } => {
                 let name = if name.ends_with("_total") { name } else { format!("{name}_total") };
                 timeseries.push(series(s, name, None, points.iter().map(|&(t, v)| (t, v.as_f64()))));
@@ -81,7 +83,8 @@ pub fn write_request(batch: &MetricBatch) -> WriteRequest {
             Points::Histogram { bounds, points, .. } => {
                 let les = bounds.iter().map(|b| b.to_string()).chain(std::iter::once("+Inf".to_string()));
                 for (i, le) in les.enumerate() {
-                    let cumulative = points.iter().map(|p| (p.time_ns, p.bucket_counts.iter().take(i + 1).sum::<u64>() as f64));
+                    let cumulative =
+                        points.iter().map(|p| (p.time_ns, p.bucket_counts.iter().take(i + 1).sum::<u64>() as f64));
                     timeseries.push(series(s, format!("{name}_bucket"), Some(("le", le)), cumulative));
                 }
                 timeseries.push(series(s, format!("{name}_sum"), None, points.iter().map(|p| (p.time_ns, p.sum))));
@@ -97,7 +100,12 @@ pub fn write_request(batch: &MetricBatch) -> WriteRequest {
     WriteRequest { timeseries }
 }
 
-fn series(s: &Series, name: String, extra: Option<(&str, String)>, points: impl Iterator<Item = (i64, f64)>) -> TimeSeries {
+fn series(
+    s: &Series,
+    name: String,
+    extra: Option<(&str, String)>,
+    points: impl Iterator<Item = (i64, f64)>,
+) -> TimeSeries {
     let mut labels: Vec<Label> = s
         .attrs
         .iter()
@@ -179,7 +187,12 @@ mod tests {
         assert_eq!(counter.samples, [Sample { value: 7.0, timestamp: 2_000 }]);
         let buckets: Vec<(String, f64)> = req.timeseries[1..4]
             .iter()
-            .map(|t| (t.labels.iter().find(|l| l.name == "le").map(|l| l.value.clone()).unwrap_or_default(), t.samples[0].value))
+            .map(|t| {
+                (
+                    t.labels.iter().find(|l| l.name == "le").map(|l| l.value.clone()).unwrap_or_default(),
+                    t.samples[0].value,
+                )
+            })
             .collect();
         assert_eq!(buckets, [("0.005".to_string(), 1.0), ("1".into(), 3.0), ("+Inf".into(), 6.0)]);
         assert_eq!(req.timeseries[4].labels[0].value, "http_server_request_duration_sum");

@@ -272,3 +272,116 @@ async fn report_progress(every: Duration, counters: Arc<Counters>, total: u64) {
         last = Counters::get(&counters.acked);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::loadgen::workload::{shards, Spec, WorkloadKind};
+
+    /// An HTTP server answering the first `busy` requests with 429 and
+    /// `Retry-After: 0`, then every request with `status`.
+    async fn fake_server(busy: usize, status: &'static str) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    // Read the head, then as many body bytes as Content-Length says.
+                    loop {
+                        let Ok(read) = socket.read(&mut chunk).await else { return };
+                        if read == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..read]);
+                        let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                        if let Some(head_end) = text.find("\r\n\r\n") {
+                            let len = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if buf.len() >= head_end + 4 + len {
+                                break;
+                            }
+                        }
+                    }
+                    let answer = if n < busy {
+                        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 0\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbusy"
+                            .to_string()
+                    } else {
+                        format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    };
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn options(endpoint: String) -> RunOptions {
+        RunOptions {
+            workload: "tsbs-cpu".into(),
+            target: Target::RemoteWrite,
+            endpoint,
+            concurrency: 2,
+            batch_size: 100,
+            rate: None,
+            max_retries: 5,
+            progress: None,
+            pregenerate: false,
+            max_pregenerate_bytes: 1 << 30,
+            queue_depth: 2,
+        }
+    }
+
+    fn spec() -> Spec {
+        Spec {
+            kind: WorkloadKind::TsbsCpu,
+            seed: 3,
+            scale: 2,
+            start_ns: 1_700_000_005_000_000_000,
+            interval_ns: 10_000_000_000,
+            ticks: 30,
+            routes: 0,
+            logs_per_tick: 0,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overload_is_retried_and_only_acknowledged_points_count() {
+        let (endpoint, seen) = fake_server(3, "204 No Content").await;
+        let opts = options(endpoint);
+        let summary = run(&opts, shards(&spec(), opts.target, 2, 100, u64::MAX).expect("shards")).await.expect("run");
+        assert_eq!(summary.points_total, 2 * 10 * 30);
+        assert_eq!(summary.points_acked, summary.points_total);
+        assert_eq!((summary.retries, summary.failed_requests, summary.points_failed), (3, 0, 0));
+        assert_eq!(summary.requests, 6, "2 senders x 3 requests of 10 ticks");
+        assert_eq!(seen.load(Ordering::SeqCst), 6 + 3);
+        assert!(summary.first_error.is_some_and(|e| e.contains("429")));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_and_exhausted_requests_are_not_acknowledged() {
+        let (endpoint, _) = fake_server(0, "400 Bad Request").await;
+        let opts = options(endpoint);
+        let summary = run(&opts, shards(&spec(), opts.target, 2, 100, u64::MAX).expect("shards")).await.expect("run");
+        assert_eq!((summary.points_acked, summary.requests), (0, 0));
+        assert_eq!((summary.failed_requests, summary.points_failed), (6, 600));
+
+        let (endpoint, _) = fake_server(usize::MAX, "204 No Content").await;
+        let mut opts = options(endpoint);
+        opts.max_retries = 2;
+        let summary = run(&opts, shards(&spec(), opts.target, 2, 100, u64::MAX).expect("shards")).await.expect("run");
+        assert_eq!((summary.points_acked, summary.failed_requests, summary.retries), (0, 6, 12));
+    }
+}

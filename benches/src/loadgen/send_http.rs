@@ -74,14 +74,23 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Turn an HTTP answer into an [`Outcome`].
-pub fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8], signal: Signal, remote_write: bool) -> Outcome {
+pub fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    signal: Signal,
+    remote_write: bool,
+) -> Outcome {
     if status.is_success() {
         let rejected = if remote_write || body.is_empty() { 0 } else { rejected_points(body, signal) };
         return Outcome::Acked { rejected };
     }
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-        return Outcome::Retry { after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER), reason: format!("{status}: {text}") };
+        return Outcome::Retry {
+            after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+            reason: format!("{status}: {text}"),
+        };
     }
     Outcome::Failed(format!("{status}: {text}"))
 }
@@ -123,7 +132,9 @@ mod tests {
             classify(StatusCode::SERVICE_UNAVAILABLE, None, b"", Signal::Logs, false),
             Outcome::Retry { after, .. } if after == DEFAULT_RETRY_AFTER
         ));
-        assert!(matches!(classify(StatusCode::BAD_REQUEST, None, b"bad", Signal::Metrics, true), Outcome::Failed(m) if m.contains("bad")));
+        assert!(
+            matches!(classify(StatusCode::BAD_REQUEST, None, b"bad", Signal::Metrics, true), Outcome::Failed(m) if m.contains("bad"))
+        );
     }
 
     #[test]

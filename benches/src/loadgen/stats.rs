@@ -167,7 +167,14 @@ pub fn human(v: f64) -> String {
 }
 
 /// The progress line printed every interval.
-pub fn progress_line(elapsed: Duration, c: &Counters, last_acked: u64, interval: Duration, done: u64, total: u64) -> String {
+pub fn progress_line(
+    elapsed: Duration,
+    c: &Counters,
+    last_acked: u64,
+    interval: Duration,
+    done: u64,
+    total: u64,
+) -> String {
     let acked = Counters::get(&c.acked);
     let secs = elapsed.as_secs_f64().max(1e-9);
     format!(

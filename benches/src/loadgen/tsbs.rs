@@ -203,7 +203,9 @@ mod tests {
                 for s in b.series {
                     let Points::Gauge(points) = s.points else { panic!("gauge") };
                     let tags = format!("{:?}", s.resource);
-                    out.extend(points.into_iter().map(|(t, v)| (s.metric.to_string(), tags.clone(), t, v.as_f64() as i64)));
+                    out.extend(
+                        points.into_iter().map(|(t, v)| (s.metric.to_string(), tags.clone(), t, v.as_f64() as i64)),
+                    );
                 }
             }
         }

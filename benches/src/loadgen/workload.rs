@@ -77,7 +77,13 @@ pub fn entity_ids(scale: usize, workers: usize, w: usize) -> Vec<u64> {
 /// Split a workload into `workers` shards, cutting requests of about
 /// `batch` points (samples for remote write) that span at most `max_ticks`
 /// ticks of data time.
-pub fn shards(spec: &Spec, target: Target, workers: usize, batch: usize, max_ticks: u64) -> Result<Vec<Box<dyn Shard>>> {
+pub fn shards(
+    spec: &Spec,
+    target: Target,
+    workers: usize,
+    batch: usize,
+    max_ticks: u64,
+) -> Result<Vec<Box<dyn Shard>>> {
     if workers == 0 {
         return Err(Error::Config("concurrency must be at least 1".into()));
     }

@@ -34,7 +34,8 @@ impl Http {
             .enable_all()
             .build()
             .map_err(|e| Error::Http(format!("runtime: {e}")))?;
-        let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| Error::Http(format!("client: {e}")))?;
+        let client =
+            reqwest::Client::builder().timeout(timeout).build().map_err(|e| Error::Http(format!("client: {e}")))?;
         Ok(Self { rt, client })
     }
 

@@ -31,7 +31,8 @@ pub fn clock_ticks() -> f64 {
 pub fn sample(pid: u32, ticks_per_sec: f64) -> Option<ProcSample> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (state, cpu_ticks) = parse_stat(&stat)?;
-    let hwm_bytes = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| parse_hwm(&s)).unwrap_or(0);
+    let hwm_bytes =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| parse_hwm(&s)).unwrap_or(0);
     Some(ProcSample { cpu_secs: cpu_ticks as f64 / ticks_per_sec, hwm_bytes, zombie: state == 'Z' })
 }
 
@@ -105,18 +106,13 @@ pub fn machine() -> Machine {
         .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal:")).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
         .map_or(0, |kb| kb * 1024);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    let kernel =
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
         .unwrap_or_default();
-    Machine {
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        cpu_model,
-        memory_bytes,
-        kernel,
-        os,
-    }
+    Machine { cpus: std::thread::available_parallelism().map_or(1, |n| n.get()), cpu_model, memory_bytes, kernel, os }
 }
 
 #[cfg(test)]

@@ -259,14 +259,15 @@ fn grouped_max(
     sql_step: &str,
     prom_step: &str,
 ) -> QueryCase {
-    let host_filter = if hosts.len() == 1 { format!("hostname = '{}'", hosts[0]) } else { format!("hostname IN ({})", in_list(hosts)) };
-    let prom_hosts = if hosts.len() == 1 { format!("hostname=\"{}\"", hosts[0]) } else { format!("hostname=~\"{}\"", regex(hosts)) };
-    let description = format!(
-        "max of {} field(s) per {sql_step} over {} host(s), {} h",
-        metrics.len(),
-        hosts.len(),
-        (b - a) / HOUR
-    );
+    let host_filter = if hosts.len() == 1 {
+        format!("hostname = '{}'", hosts[0])
+    } else {
+        format!("hostname IN ({})", in_list(hosts))
+    };
+    let prom_hosts =
+        if hosts.len() == 1 { format!("hostname=\"{}\"", hosts[0]) } else { format!("hostname=~\"{}\"", regex(hosts)) };
+    let description =
+        format!("max of {} field(s) per {sql_step} over {} host(s), {} h", metrics.len(), hosts.len(), (b - a) / HOUR);
     if metrics.len() == 1 {
         let m = metrics[0];
         let sql = format!(
@@ -275,8 +276,20 @@ fn grouped_max(
             ts(a),
             ts(b)
         );
-        let promql = PromQuery { expr: format!("max(max_over_time({m}{{{prom_hosts}}}[{prom_step}]))"), eval: range(a, b, step), name_label: NAME };
-        return QueryCase { name, description, sql, metricsql: promql.clone(), promql, keys: vec![], time: TimeKey::Bucket { step_ms: step } };
+        let promql = PromQuery {
+            expr: format!("max(max_over_time({m}{{{prom_hosts}}}[{prom_step}]))"),
+            eval: range(a, b, step),
+            name_label: NAME,
+        };
+        return QueryCase {
+            name,
+            description,
+            sql,
+            metricsql: promql.clone(),
+            promql,
+            keys: vec![],
+            time: TimeKey::Bucket { step_ms: step },
+        };
     }
     let sql = metrics
         .iter()
@@ -304,7 +317,15 @@ fn grouped_max(
         eval: range(a, b, step),
         name_label: NAME,
     };
-    QueryCase { name, description, sql, promql, metricsql, keys: vec![METRIC_KEY], time: TimeKey::Bucket { step_ms: step } }
+    QueryCase {
+        name,
+        description,
+        sql,
+        promql,
+        metricsql,
+        keys: vec![METRIC_KEY],
+        time: TimeKey::Bucket { step_ms: step },
+    }
 }
 
 /// Mean per hour and host of `fields` fields over all hosts for 12 hours.
@@ -321,7 +342,11 @@ fn double_groupby(p: &mut Params, name: &'static str, fields: usize) -> QueryCas
             ts(a),
             ts(b)
         );
-        let promql = PromQuery { expr: format!("avg(avg_over_time({m}[1h])) by (hostname)"), eval: range(a, b, HOUR), name_label: NAME };
+        let promql = PromQuery {
+            expr: format!("avg(avg_over_time({m}[1h])) by (hostname)"),
+            eval: range(a, b, HOUR),
+            name_label: NAME,
+        };
         return QueryCase { name, description, sql, metricsql: promql.clone(), promql, keys: vec!["hostname"], time };
     }
     let sql = metrics
@@ -391,7 +416,9 @@ fn high_cpu(p: &mut Params) -> QueryCase {
 fn lastpoint(ds: &Dataset) -> QueryCase {
     let sql = METRICS
         .iter()
-        .map(|m| format!("SELECT '{m}' AS metric, hostname, last_value(value ORDER BY time) AS v FROM {m} GROUP BY hostname"))
+        .map(|m| {
+            format!("SELECT '{m}' AS metric, hostname, last_value(value ORDER BY time) AS v FROM {m} GROUP BY hostname")
+        })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
         + " ORDER BY hostname, metric";
@@ -420,7 +447,11 @@ fn groupby_orderby_limit(p: &mut Params) -> QueryCase {
          WHERE time < {} GROUP BY t ORDER BY t DESC LIMIT 5",
         ts(end)
     );
-    let promql = PromQuery { expr: "max(max_over_time(cpu_usage_user[1m]))".into(), eval: range(end - 5 * MINUTE, end, MINUTE), name_label: NAME };
+    let promql = PromQuery {
+        expr: "max(max_over_time(cpu_usage_user[1m]))".into(),
+        eval: range(end - 5 * MINUTE, end, MINUTE),
+        name_label: NAME,
+    };
     QueryCase {
         name: "groupby-orderby-limit",
         description: "max usage_user per minute, the last 5 minutes before a random time \

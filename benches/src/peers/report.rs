@@ -120,7 +120,14 @@ fn mb(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1e6)
 }
 
-fn figure_table(out: &mut String, title: &str, unit: &str, rows: &[IngestFigures], value: impl Fn(&IngestFigures) -> f64, show: impl Fn(f64) -> String) {
+fn figure_table(
+    out: &mut String,
+    title: &str,
+    unit: &str,
+    rows: &[IngestFigures],
+    value: impl Fn(&IngestFigures) -> f64,
+    show: impl Fn(f64) -> String,
+) {
     let _ = writeln!(out, "\n### {title}\n\n| system | {unit} | Tidewater (remote write) ÷ system |\n|---|---:|---:|");
     let reference = rows.first().map(&value).unwrap_or(f64::NAN);
     for r in rows {
@@ -177,10 +184,38 @@ impl RunReport {
         let _ = writeln!(out, "\nCommand: `{}`", self.command);
 
         let rows = &self.ingest;
-        figure_table(&mut out, "Ingest rate (acknowledged samples/s, wall clock; higher is better)", "samples/s", rows, IngestFigures::rate, |v| human(v));
-        figure_table(&mut out, "Server CPU per million samples (utime+stime from first write to exit; lower is better)", "CPU s / 1M samples", rows, IngestFigures::cpu_per_million, |v| format!("{v:.3}"));
-        figure_table(&mut out, "Peak RSS over ingest and shutdown (VmHWM; lower is better)", "peak RSS", rows, |r| r.peak_rss_bytes as f64, |v| mb(v as u64));
-        figure_table(&mut out, "Bytes on disk per sample (data directory after flush + clean shutdown; lower is better)", "bytes/sample", rows, IngestFigures::bytes_per_sample, |v| format!("{v:.3}"));
+        figure_table(
+            &mut out,
+            "Ingest rate (acknowledged samples/s, wall clock; higher is better)",
+            "samples/s",
+            rows,
+            IngestFigures::rate,
+            human,
+        );
+        figure_table(
+            &mut out,
+            "Server CPU per million samples (utime+stime from first write to exit; lower is better)",
+            "CPU s / 1M samples",
+            rows,
+            IngestFigures::cpu_per_million,
+            |v| format!("{v:.3}"),
+        );
+        figure_table(
+            &mut out,
+            "Peak RSS over ingest and shutdown (VmHWM; lower is better)",
+            "peak RSS",
+            rows,
+            |r| r.peak_rss_bytes as f64,
+            |v| mb(v as u64),
+        );
+        figure_table(
+            &mut out,
+            "Bytes on disk per sample (data directory after flush + clean shutdown; lower is better)",
+            "bytes/sample",
+            rows,
+            IngestFigures::bytes_per_sample,
+            |v| format!("{v:.3}"),
+        );
 
         let _ = writeln!(out, "\nLoad generator view and what is on disk:\n\n| system | request p50 / p99 | retries | failed requests | shutdown | files on disk | peak RSS after restart, over queries |\n|---|---:|---:|---:|---:|---:|---:|");
         for r in rows {
@@ -209,7 +244,8 @@ impl RunReport {
     }
 
     fn render_queries(&self, out: &mut String) {
-        let systems: Vec<System> = self.queries.first().map(|q| q.latency.iter().map(|(s, _)| *s).collect()).unwrap_or_default();
+        let systems: Vec<System> =
+            self.queries.first().map(|q| q.latency.iter().map(|(s, _)| *s).collect()).unwrap_or_default();
         let _ = writeln!(
             out,
             "\n### Query latency (median / p95 of {} runs after one warm-up, ms; lower is better)\n",
@@ -231,7 +267,11 @@ impl RunReport {
         for q in &self.queries {
             let mut line = format!("| {} |", q.case.name);
             for (_, l) in &q.latency {
-                let _ = write!(line, " {} |", l.map_or("failed".into(), |l| format!("{:.1} / {:.1}", l.median_ms, l.p95_ms)));
+                let _ = write!(
+                    line,
+                    " {} |",
+                    l.map_or("failed".into(), |l| format!("{:.1} / {:.1}", l.median_ms, l.p95_ms))
+                );
             }
             let tw = q.latency.first().and_then(|(_, l)| *l).map_or(f64::NAN, |l| l.median_ms);
             for (_, l) in q.latency.iter().skip(1) {
@@ -300,7 +340,7 @@ pub fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

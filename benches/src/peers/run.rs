@@ -69,10 +69,34 @@ struct Leg {
 }
 
 const LEGS: [Leg; 4] = [
-    Leg { label: "Tidewater, remote write", id: "tidewater-rw", system: System::Tidewater, target: Target::RemoteWrite, timed: true },
-    Leg { label: "VictoriaMetrics, remote write", id: "victoria-metrics", system: System::VictoriaMetrics, target: Target::RemoteWrite, timed: true },
-    Leg { label: "Prometheus, remote write", id: "prometheus", system: System::Prometheus, target: Target::RemoteWrite, timed: true },
-    Leg { label: "Tidewater, OTLP/gRPC", id: "tidewater-otlp", system: System::Tidewater, target: Target::OtlpGrpc, timed: false },
+    Leg {
+        label: "Tidewater, remote write",
+        id: "tidewater-rw",
+        system: System::Tidewater,
+        target: Target::RemoteWrite,
+        timed: true,
+    },
+    Leg {
+        label: "VictoriaMetrics, remote write",
+        id: "victoria-metrics",
+        system: System::VictoriaMetrics,
+        target: Target::RemoteWrite,
+        timed: true,
+    },
+    Leg {
+        label: "Prometheus, remote write",
+        id: "prometheus",
+        system: System::Prometheus,
+        target: Target::RemoteWrite,
+        timed: true,
+    },
+    Leg {
+        label: "Tidewater, OTLP/gRPC",
+        id: "tidewater-otlp",
+        system: System::Tidewater,
+        target: Target::OtlpGrpc,
+        timed: false,
+    },
 ];
 
 /// Answers and latencies of one leg, per case.
@@ -86,11 +110,17 @@ fn say(msg: &str) {
 /// hides the last 30 s of data from queries), starting 5 s after an hour.
 pub fn dataset(opts: &Options, now_secs: i64) -> Result<Dataset> {
     let hours = opts.duration.as_secs() / 3_600;
-    if hours == 0 || opts.duration.as_secs() % 3_600 != 0 {
+    if hours == 0 || !opts.duration.as_secs().is_multiple_of(3_600) {
         return Err(Error::Process(format!("--duration must be whole hours, not {}", format_duration(opts.duration))));
     }
     let base = now_secs.div_euclid(3_600) * 3_600 - 3_600 - opts.duration.as_secs() as i64;
-    Ok(Dataset { hosts: opts.hosts, seed: opts.seed, base_ms: base * 1_000, duration_ms: hours as i64 * 3_600_000, interval_ms: 10_000 })
+    Ok(Dataset {
+        hosts: opts.hosts,
+        seed: opts.seed,
+        base_ms: base * 1_000,
+        duration_ms: hours as i64 * 3_600_000,
+        interval_ms: 10_000,
+    })
 }
 
 /// Run every leg and build the report.
@@ -153,7 +183,12 @@ pub fn run(opts: &Options) -> Result<Outcome> {
 /// `git 1a2b3c4`, with `+ uncommitted changes` when the tree differs from it.
 fn git_revision() -> Option<String> {
     let git = |args: &[&str]| {
-        Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let rev = git(&["rev-parse", "--short", "HEAD"])?;
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
@@ -215,8 +250,12 @@ fn run_leg(
     say(&format!("{}: starting {}", leg.label, spec.command_line()));
     let mut server = Server::start(&spec, ticks)?;
     server.wait_ready(http, Duration::from_secs(120))?;
+    // CPU spent starting up is not the load's.
+    let cpu_before = server.sample().map_or(0.0, |s| s.cpu_secs);
     let endpoint = match leg.target {
-        Target::OtlpGrpc => leg.system.grpc_endpoint().ok_or_else(|| Error::Process(format!("{} has no OTLP/gRPC", leg.label)))?,
+        Target::OtlpGrpc => {
+            leg.system.grpc_endpoint().ok_or_else(|| Error::Process(format!("{} has no OTLP/gRPC", leg.label)))?
+        }
         _ => leg.system.http_base(),
     };
     let args = loadgen_args(opts, ds, leg.target, &endpoint);
@@ -226,7 +265,8 @@ fn run_leg(
     leg.system.flush(http)?;
     server.settle(Duration::from_secs(60));
     let stopped = server.stop(Duration::from_secs(300))?;
-    let (disk_bytes, disk_files) = dir_bytes(&data).map_err(|e| Error::io(format!("measuring {}", data.display()), e))?;
+    let (disk_bytes, disk_files) =
+        dir_bytes(&data).map_err(|e| Error::io(format!("measuring {}", data.display()), e))?;
 
     let samples = summary.get("points_acked").and_then(Value::as_u64).unwrap_or(0);
     let mut notes = Vec::new();
@@ -241,7 +281,7 @@ fn run_leg(
         "{}: {samples} samples in {:.2} s, {:.2} CPU s, peak RSS {} MB, {} bytes on disk",
         leg.label,
         summary.get("wall_secs").and_then(Value::as_f64).unwrap_or(0.0),
-        stopped.cpu_secs,
+        stopped.cpu_secs - cpu_before,
         stopped.peak_hwm_bytes / 1_000_000,
         disk_bytes
     ));
@@ -275,7 +315,7 @@ fn run_leg(
         failed_requests: summary.get("failed_requests").and_then(Value::as_u64).unwrap_or(0),
         request_p50_ms: lat("p50_ms"),
         request_p99_ms: lat("p99_ms"),
-        cpu_secs: stopped.cpu_secs,
+        cpu_secs: stopped.cpu_secs - cpu_before,
         peak_rss_bytes: stopped.peak_hwm_bytes,
         shutdown_secs: stopped.shutdown_secs,
         disk_bytes,
@@ -343,7 +383,9 @@ fn run_loadgen(program: &Path, args: &[String]) -> Result<Value> {
 fn tidewater_tables(http: &Http, samples: u64) -> Option<String> {
     let sql = "SELECT count(*) AS tables, sum(\"rows\") AS row_count, sum(segments) AS segments, \
                sum(bytes_on_disk) AS bytes FROM system.tables";
-    let answer = http.post_json(&format!("{}/api/v1/sql", System::Tidewater.http_base()), &serde_json::json!({ "query": sql })).ok()?;
+    let answer = http
+        .post_json(&format!("{}/api/v1/sql", System::Tidewater.http_base()), &serde_json::json!({ "query": sql }))
+        .ok()?;
     let doc: Value = serde_json::from_str(&answer.body).ok()?;
     let row = doc.get("rows")?.get(0)?.as_array()?;
     let n = |i: usize| row.get(i).and_then(Value::as_u64).unwrap_or(0);
@@ -352,7 +394,11 @@ fn tidewater_tables(http: &Http, samples: u64) -> Option<String> {
         "after the restart `system.tables` lists {} tables, {} rows ({}), {} segments, {} bytes of segments",
         n(0),
         rows,
-        if rows == samples { "= samples acknowledged".to_string() } else { format!("**≠ {samples} samples acknowledged**") },
+        if rows == samples {
+            "= samples acknowledged".to_string()
+        } else {
+            format!("**≠ {samples} samples acknowledged**")
+        },
         n(2),
         n(3)
     ))

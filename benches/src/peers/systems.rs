@@ -106,8 +106,11 @@ impl System {
             ),
             System::Prometheus => {
                 let config = work.join("prometheus.yml");
-                std::fs::write(&config, "# No scrapes: data arrives by remote write.\nglobal:\n  scrape_interval: 1m\n")
-                    .map_err(|e| Error::io(format!("writing {}", config.display()), e))?;
+                std::fs::write(
+                    &config,
+                    "# No scrapes: data arrives by remote write.\nglobal:\n  scrape_interval: 1m\n",
+                )
+                .map_err(|e| Error::io(format!("writing {}", config.display()), e))?;
                 (
                     bins.prometheus.clone(),
                     vec![
@@ -159,7 +162,9 @@ impl System {
         let base = self.http_base();
         let start = Instant::now();
         let answer = match self {
-            System::Tidewater => http.post_json(&format!("{base}/api/v1/sql"), &serde_json::json!({ "query": case.sql })),
+            System::Tidewater => {
+                http.post_json(&format!("{base}/api/v1/sql"), &serde_json::json!({ "query": case.sql }))
+            }
             System::VictoriaMetrics => prom_request(http, &base, &case.metricsql, true),
             System::Prometheus => prom_request(http, &base, &case.promql, false),
         }
@@ -198,7 +203,8 @@ impl System {
         // Debian's victoria-metrics prints nothing for -version: ask dpkg.
         let package = || {
             let name = if self == System::Prometheus { "prometheus" } else { "victoria-metrics" };
-            first_line(Path::new("dpkg-query"), &["-W", "-f", "${Version}", name]).map(|v| format!("{name} {v} (Debian)"))
+            first_line(Path::new("dpkg-query"), &["-W", "-f", "${Version}", name])
+                .map(|v| format!("{name} {v} (Debian)"))
         };
         first_line(program, &[flag])
             .or_else(|| if self == System::Tidewater { None } else { package() })

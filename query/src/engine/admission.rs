@@ -11,11 +11,14 @@
 //! admission (and every guarded stream made from it) is gone: with the first
 //! failure recorded, else `ok` if every guarded stream ran to its end (or
 //! [`Admission::settle`] was called), else `cancelled` (the client left).
+//! The permit is released at the same moment. A reader on another runtime
+//! may finish both earlier, when it gives up on the query (timeout, or the
+//! client went away), while the query task winds down.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -52,11 +55,32 @@ struct Inner {
     unfinished: AtomicUsize,
     /// Some guarded stream ended, or `settle` was called.
     settled: AtomicBool,
-    _permit: OwnedSemaphorePermit,
+    /// The entry was finished (and the permit released).
+    finished: AtomicBool,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
+impl Inner {
+    fn fail(&self, e: &Error) {
+        let state = match e {
+            Error::Timeout(_) => "timeout",
+            _ => "error",
+        };
+        self.record(state, e.to_string());
+    }
+
+    fn record(&self, state: &'static str, message: String) {
+        let mut failure = self.failure.lock();
+        if failure.is_none() {
+            *failure = Some((state, message));
+        }
+    }
+
+    /// Finish the `system.queries` entry and release the permit, once.
+    fn finish(&self) {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let (state, error) = match self.failure.lock().take() {
             Some((state, message)) => (state, Some(message)),
             None if self.settled.load(Ordering::Relaxed) && self.unfinished.load(Ordering::Relaxed) == 0 => {
@@ -65,6 +89,32 @@ impl Drop for Inner {
             None => ("cancelled", Some("the client went away".to_string())),
         };
         self.log.finish(self.id, state, error);
+        drop(self.permit.lock().take());
+    }
+}
+
+/// A reader's handle on an admitted query that does not keep it admitted
+/// (see [`Admission::downgrade`]).
+#[derive(Debug, Clone)]
+pub(super) struct WeakAdmission(Weak<Inner>);
+
+impl WeakAdmission {
+    /// The reader gave up (`e`: why; `None`: it went away): finish the
+    /// entry and release the permit now, while the query task winds down
+    /// (it stops at its next yield).
+    pub(super) fn abandon(&self, e: Option<&Error>) {
+        if let Some(inner) = self.0.upgrade() {
+            if let Some(e) = e {
+                inner.fail(e);
+            }
+            inner.finish();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -91,7 +141,8 @@ impl Admission {
                 failure: Mutex::new(None),
                 unfinished: AtomicUsize::new(0),
                 settled: AtomicBool::new(false),
-                _permit: permit,
+                finished: AtomicBool::new(false),
+                permit: Mutex::new(Some(permit)),
             }),
         }
     }
@@ -134,11 +185,12 @@ impl Admission {
 
     /// Record that the query failed with `e` (the first failure is kept).
     pub fn fail(&self, e: &Error) {
-        let state = match e {
-            Error::Timeout(_) => "timeout",
-            _ => "error",
-        };
-        self.record(state, e.to_string());
+        self.inner.fail(e);
+    }
+
+    /// A handle for the query's reader that does not keep it admitted.
+    pub(super) fn downgrade(&self) -> WeakAdmission {
+        WeakAdmission(Arc::downgrade(&self.inner))
     }
 
     /// Record that the query failed with `message` (an error from outside
@@ -154,10 +206,7 @@ impl Admission {
     }
 
     fn record(&self, state: &'static str, message: String) {
-        let mut failure = self.inner.failure.lock();
-        if failure.is_none() {
-            *failure = Some((state, message));
-        }
+        self.inner.record(state, message);
     }
 
     /// `items` bounded by the deadline and `max_result_rows`: past either,

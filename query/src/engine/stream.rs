@@ -8,14 +8,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::{Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, Sleep};
 
-use super::admission::Admission;
+use super::admission::{Admission, WeakAdmission};
 use super::QueryEngine;
 use crate::error::{Error, Result};
 
@@ -29,13 +31,46 @@ enum Msg {
 }
 
 /// A running query's batches (see the module docs).
+///
+/// The deadline is also watched here, on the reader's runtime: the query
+/// runtime's own timers can lag while its threads are busy with the query.
 pub struct QueryStream {
     schema: SchemaRef,
     rx: mpsc::Receiver<Msg>,
-    deadline: tokio::time::Instant,
-    timeout: std::time::Duration,
+    deadline: Pin<Box<Sleep>>,
+    timeout: Duration,
+    /// Armed until the query ends; abandons it if the reader leaves first.
+    reader: Reader,
     ended: bool,
     _task: AbortOnDrop,
+}
+
+/// The reader's hold on the query: if dropped while armed (the reader went
+/// away), the query is abandoned at once ([`WeakAdmission::abandon`]).
+struct Reader {
+    admission: WeakAdmission,
+    armed: bool,
+}
+
+impl Reader {
+    /// The query ended as the task reported: nothing to do on drop.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// Give up on the query because of `e`.
+    fn abandon(&mut self, e: &Error) {
+        self.armed = false;
+        self.admission.abandon(Some(e));
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if self.armed {
+            self.admission.abandon(None);
+        }
+    }
 }
 
 impl std::fmt::Debug for QueryStream {
@@ -59,26 +94,35 @@ impl Stream for QueryStream {
         if this.ended {
             return Poll::Ready(None);
         }
+        if this.deadline.as_mut().poll(cx).is_ready() || Instant::now() >= this.deadline.deadline() {
+            this.ended = true;
+            let e = Error::Timeout(this.timeout);
+            this.reader.abandon(&e);
+            return Poll::Ready(Some(Err(e)));
+        }
         match this.rx.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Msg::Batch(b))) => Poll::Ready(Some(Ok(b))),
             Poll::Ready(Some(Msg::End)) => {
                 this.ended = true;
+                this.reader.disarm();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Msg::Failed(e))) => {
                 this.ended = true;
+                this.reader.disarm();
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Ready(None) => {
                 // The task stopped without saying how: it timed out while
                 // the reader was too slow to take the batches, or it died.
                 this.ended = true;
-                let e = if tokio::time::Instant::now() >= this.deadline {
+                let e = if Instant::now() >= this.deadline.deadline() {
                     Error::Timeout(this.timeout)
                 } else {
                     Error::Task("the query task ended unexpectedly".into())
                 };
+                this.reader.abandon(&e);
                 Poll::Ready(Some(Err(e)))
             }
         }
@@ -105,19 +149,37 @@ impl QueryEngine {
         };
         // From here on, dropping this future or the stream aborts the query.
         let task = AbortOnDrop(task);
-        let schema = match schema_rx.await {
-            Ok(Ok(schema)) => schema,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
+        let mut reader = Reader { admission: admission.downgrade(), armed: true };
+        let (deadline, timeout) = (admission.deadline(), admission.timeout());
+        // The stream does not keep the query admitted: the permit is
+        // released as soon as the task is done, even if the reader is slow.
+        drop(admission);
+        let schema = match tokio::time::timeout_at(deadline, schema_rx).await {
+            Ok(Ok(Ok(schema))) => schema,
+            Ok(Ok(Err(e))) => {
+                reader.disarm();
+                return Err(e);
+            }
+            Ok(Err(_)) => {
                 let e = Error::Task("the query task ended unexpectedly".into());
-                admission.fail(&e);
+                reader.abandon(&e);
+                return Err(e);
+            }
+            Err(_) => {
+                let e = Error::Timeout(timeout);
+                reader.abandon(&e);
                 return Err(e);
             }
         };
-        // The stream does not hold the admission: the permit is released as
-        // soon as the task is done, even if the reader is slow.
-        let (deadline, timeout) = (admission.deadline(), admission.timeout());
-        Ok(QueryStream { schema, rx, deadline, timeout, ended: false, _task: task })
+        Ok(QueryStream {
+            schema,
+            rx,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            timeout,
+            reader,
+            ended: false,
+            _task: task,
+        })
     }
 }
 

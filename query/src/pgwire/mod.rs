@@ -10,7 +10,9 @@
 //! - each simple-query message and each `Execute` is admitted like every
 //!   query ([`QueryEngine::admit`]: concurrency permit, `system.queries`,
 //!   timeout, `max_result_rows`), its rows bounded while they stream;
-//! - connections run on the query runtime, apart from ingest;
+//! - the protocol runs on the caller's runtime (so a busy query runtime
+//!   never slows down handshakes, refusals and cancel requests), the queries
+//!   on the query runtime (`offload`);
 //! - the `pg_catalog` schema is built once and shared by every session
 //!   (`pg_catalog`), so its OIDs stay the same from one query to the next
 //!   (psql's `\d table` needs that) and sessions are cheap to make;
@@ -19,9 +21,12 @@
 //!   (`settings`);
 //! - errors get PostgreSQL SQLSTATEs in one place ([`sql_state`]).
 //!
-//! No authentication and no TLS yet: any user name and database name are
-//! accepted.
+//! With a [`PasswordCheck`] ([`run_with_auth`]) the client is asked for a
+//! cleartext password (`auth`); without one any user name is accepted. No
+//! TLS yet.
 
+mod auth;
+mod offload;
 mod pg_catalog;
 mod read_only;
 mod service;
@@ -37,7 +42,6 @@ use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::QueryHook;
-use datafusion_postgres::pgwire::api::auth::noop::NoopStartupHandler;
 use datafusion_postgres::pgwire::api::auth::StartupHandler;
 use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -52,6 +56,7 @@ use tokio::task::JoinSet;
 use crate::engine::{Admission, QueryEngine};
 use crate::error::Error;
 
+pub use auth::PasswordCheck;
 pub use settings::{version_string, SERVER_VERSION, SERVER_VERSION_NUM};
 
 /// Serve the PostgreSQL protocol on `listener` until `shutdown` resolves;
@@ -61,9 +66,19 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let runtime = engine.config().runtime.clone();
+    run_with_auth(engine, listener, None, shutdown).await
+}
+
+/// Like [`run`]; with `password`, every connection must pass it
+/// (cleartext password) before it can query.
+pub async fn run_with_auth(
+    engine: QueryEngine,
+    listener: TcpListener,
+    password: Option<Arc<dyn PasswordCheck>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let sessions = Sessions::new(engine).map_err(|e| std::io::Error::other(format!("pg_catalog: {e}")))?;
-    let handlers = Arc::new(Handlers::new(sessions));
+    let handlers = Arc::new(Handlers::new(sessions, password));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -72,16 +87,11 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let handlers = handlers.clone();
-                    let connection = async move {
+                    connections.spawn(async move {
                         if let Err(e) = process_socket(socket, None, handlers).await {
                             tracing::debug!(%peer, error = %e, "postgres connection ended with an error");
                         }
-                    };
-                    // Connections (and so their queries) run on the query runtime, apart from ingest.
-                    match &runtime {
-                        Some(handle) => connections.spawn_on(connection, handle),
-                        None => connections.spawn(connection),
-                    };
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -199,29 +209,22 @@ impl ErrorHandler for Errors {
     }
 }
 
-/// Accept any user: there is no authentication yet.
-struct Startup {
-    connections: Arc<ConnectionManager>,
-}
-
-impl NoopStartupHandler for Startup {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(self.connections.clone())
-    }
-}
-
 struct Handlers {
     query: Arc<service::Service>,
-    startup: Arc<Startup>,
+    startup: Arc<auth::Startup>,
     cancel: Arc<DefaultCancelHandler>,
 }
 
 impl Handlers {
-    fn new(sessions: Sessions) -> Self {
+    fn new(sessions: Sessions, password: Option<Arc<dyn PasswordCheck>>) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         Self {
             query: Arc::new(service::Service::new(sessions)),
-            startup: Arc::new(Startup { connections: connections.clone() }),
+            startup: Arc::new(auth::Startup {
+                connections: connections.clone(),
+                password,
+                keys: Default::default(),
+            }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
     }

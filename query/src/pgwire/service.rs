@@ -3,7 +3,8 @@
 //! the work to `datafusion-postgres`'s `DfSessionService`. Simple queries
 //! and `Execute`s are admitted ([`Admission`]): a concurrency permit, an
 //! entry in `system.queries`, the timeout and `max_result_rows` (result rows
-//! included, as they stream). `Parse` only plans, within the timeout.
+//! included, as they stream), and run on the query runtime (`offload`).
+//! `Parse` only plans, within the timeout.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use datafusion_postgres::{DfSessionService, Parser};
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, Sink, Stream, StreamExt};
 
+use tokio::runtime::Handle;
+
+use super::offload::{offload, InRuntime};
 use super::{to_pg, Sessions};
 use crate::engine::{Admission, GuardItem, ItemOutcome};
 use crate::error::Error;
@@ -51,6 +55,31 @@ impl Service {
     fn admit(&self, sql: &str) -> PgWireResult<Admission> {
         self.sessions.engine().admit(sql, None).map_err(to_pg)
     }
+
+    /// The query runtime (None: the connection's).
+    fn runtime(&self) -> Option<Handle> {
+        self.sessions.engine().config().runtime.clone()
+    }
+
+    /// A query response's rows produced on the query runtime, bounded by
+    /// the admission (deadline, `max_result_rows`, counted for
+    /// `system.queries`) and ended by a cancel request.
+    fn bounded(&self, response: Response, admission: &Admission, cancel: &Option<Cancel>) -> Response {
+        match response {
+            Response::Query(mut q) => {
+                let mut rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
+                if let Some(runtime) = self.runtime() {
+                    rows = offload(rows, &runtime);
+                }
+                q.data_rows = match cancel {
+                    Some(cancel) => Box::pin(admission.guard(cancellable(rows, cancel.clone()))),
+                    None => Box::pin(admission.guard(rows)),
+                };
+                Response::Query(q)
+            }
+            other => other,
+        }
+    }
 }
 
 /// Run `work` (pgwire's handling of the query up to its row stream) within
@@ -73,22 +102,6 @@ async fn within_deadline<T>(
             admission.fail(&e);
             Err(to_pg(e))
         }
-    }
-}
-
-/// A query response's rows bounded by the admission (deadline,
-/// `max_result_rows`, counted for `system.queries`) and ended by a cancel request.
-fn bounded(response: Response, admission: &Admission, cancel: &Option<Cancel>) -> Response {
-    match response {
-        Response::Query(mut q) => {
-            let rows = std::mem::replace(&mut q.data_rows, Box::pin(futures::stream::empty()));
-            q.data_rows = match cancel {
-                Some(cancel) => Box::pin(admission.guard(cancellable(rows, cancel.clone()))),
-                None => Box::pin(admission.guard(rows)),
-            };
-            Response::Query(q)
-        }
-        other => other,
     }
 }
 
@@ -161,10 +174,10 @@ impl SimpleQueryHandler for Service {
         tracing::debug!(query, "postgres simple query");
         let admission = self.admit(query)?;
         let service = self.sessions.admitted_session(client, &admission)?;
-        let run = SimpleQueryHandler::do_query(&service, client, query);
+        let run = InRuntime::new(self.runtime(), SimpleQueryHandler::do_query(&service, client, query));
         let responses = within_deadline(&admission, run).await?;
         let cancel = cancel_signal(client).await;
-        Ok(responses.into_iter().map(|r| bounded(r, &admission, &cancel)).collect())
+        Ok(responses.into_iter().map(|r| self.bounded(r, &admission, &cancel)).collect())
     }
 }
 
@@ -187,10 +200,10 @@ impl ExtendedQueryHandler for Service {
         tracing::debug!(query = %portal.statement.statement.0, "postgres extended query");
         let admission = self.admit(&portal.statement.statement.0)?;
         let service = self.sessions.admitted_session(client, &admission)?;
-        let run = ExtendedQueryHandler::do_query(&service, client, portal, max_rows);
+        let run = InRuntime::new(self.runtime(), ExtendedQueryHandler::do_query(&service, client, portal, max_rows));
         let response = within_deadline(&admission, run).await?;
         let cancel = cancel_signal(client).await;
-        Ok(bounded(response, &admission, &cancel))
+        Ok(self.bounded(response, &admission, &cancel))
     }
 }
 

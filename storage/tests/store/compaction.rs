@@ -85,6 +85,18 @@ fn compaction_merges_a_partition_sorted_and_exactly_once() {
     assert_eq!((summary.jobs, summary.input_segments), (1, 5), "{summary:?}");
     let merged = partition_segments(&store, DAY);
     assert_eq!(merged.len(), 1, "one segment for the compacted day");
+    // The manifest keeps the attribute values of flushed and merged segments.
+    use tidewater_storage::manifest::AttrStats;
+    let values = |v: &[&str]| AttrStats::Values(v.iter().map(|s| s.to_string()).collect());
+    for seg in &before.segments {
+        let stats = seg.attributes.as_ref().expect("flushed segments record attribute statistics");
+        assert_eq!(
+            stats.get("host"),
+            Some(&values(if seg.partition == merged[0].partition { &["a", "b", "c"] } else { &["a"] }))
+        );
+    }
+    let stats = merged[0].attributes.as_ref().expect("merged segment records attribute statistics");
+    assert_eq!((stats.get("host"), stats.get("region")), (Some(&values(&["a", "b", "c"])), Some(&values(&["eu"]))));
     assert_eq!(partition_segments(&store, DAY + 1).len(), 2, "too few segments: left alone");
     assert!(!store.compaction_due());
     assert_eq!(table_rows(&store, dir.path(), "cpu"), expected(&all));

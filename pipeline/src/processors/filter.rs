@@ -1,0 +1,151 @@
+//! `filter`: drop metrics by name, points or log records by attributes, log
+//! records by severity or body. Dropping is the configured outcome, so it is
+//! counted (`dropped`) but not reported to the sender as a refusal.
+
+use std::collections::BTreeMap;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::Metric;
+
+use crate::config::FilterConfig;
+use crate::otlp;
+use crate::pattern::Pattern;
+use crate::processor::{Processor, Report};
+
+/// The `filter` processor.
+#[derive(Debug)]
+pub struct Filter {
+    config: FilterConfig,
+}
+
+impl Filter {
+    /// A filter with `config`.
+    pub fn new(config: FilterConfig) -> Self {
+        Self { config }
+    }
+
+    fn drops_metric(&self, m: &Metric) -> bool {
+        self.config.metric_names.matches(&m.name) || self.config.metric_regex.iter().any(|r| r.is_match(&m.name))
+    }
+}
+
+/// Whether every `(key, pattern)` matches the value found in the first of
+/// `levels` (innermost first) that has the key.
+fn all_match(patterns: &BTreeMap<String, Pattern>, levels: [&[KeyValue]; 3]) -> bool {
+    patterns.iter().all(|(key, pattern)| {
+        levels.iter().find_map(|attrs| otlp::get(attrs, key)).and_then(otlp::text).is_some_and(|v| pattern.is_match(&v))
+    })
+}
+
+impl Processor for Filter {
+    fn metrics(&self, req: &mut ExportMetricsServiceRequest, _report: &mut Report) {
+        let by_attributes = !self.config.attributes.is_empty();
+        for rm in &mut req.resource_metrics {
+            let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
+            for sm in &mut rm.scope_metrics {
+                sm.metrics.retain(|m| !self.drops_metric(m));
+                if !by_attributes {
+                    continue;
+                }
+                let scope: &[KeyValue] = sm.scope.as_ref().map_or(&[], |s| &s.attributes);
+                for m in &mut sm.metrics {
+                    otlp::retain_points(m, |point| !all_match(&self.config.attributes, [point, scope, resource]));
+                }
+            }
+        }
+        otlp::prune_metrics(req);
+    }
+
+    fn logs(&self, req: &mut ExportLogsServiceRequest, _report: &mut Report) {
+        let c = &self.config;
+        for rl in &mut req.resource_logs {
+            let resource: &[KeyValue] = rl.resource.as_ref().map_or(&[], |r| &r.attributes);
+            for sl in &mut rl.scope_logs {
+                let scope: &[KeyValue] = sl.scope.as_ref().map_or(&[], |s| &s.attributes);
+                sl.log_records.retain(|r| {
+                    if c.min_severity.is_some_and(|min| r.severity_number > 0 && r.severity_number < min.0) {
+                        return false;
+                    }
+                    if let (Some(p), Some(body)) = (&c.body, &r.body) {
+                        let matched = match &body.value {
+                            Some(any_value::Value::StringValue(s)) => p.is_match(s),
+                            _ => p.is_match(&tidewater_ingest::attributes::any_to_json(body).to_string()),
+                        };
+                        if matched {
+                            return false;
+                        }
+                    }
+                    c.attributes.is_empty() || !all_match(&c.attributes, [&r.attributes, scope, resource])
+                });
+            }
+        }
+        otlp::prune_logs(req);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{PipelinesConfig, ProcessorConfig};
+    use crate::otlp::fixtures::*;
+
+    fn filter(signal: &str, body: &str) -> Filter {
+        let text = format!("[[pipelines.{signal}]]\nname = \"f\"\ntype = \"filter\"\n{body}");
+        let c = PipelinesConfig::from_toml(&text, "test").expect("config");
+        let p = if signal == "metrics" { c.metrics[0].0.clone() } else { c.logs[0].0.clone() };
+        let ProcessorConfig::Filter(f) = p else { panic!("filter") };
+        Filter::new(f)
+    }
+
+    #[test]
+    fn drops_metrics_by_glob_or_regex_and_keeps_the_rest() {
+        let f = filter("metrics", "metric_names = [\"debug.*\"]\nmetric_regex = [\"^go_gc_\"]\n");
+        let mut req = metrics_request(
+            &[("service.name", "api")],
+            vec![
+                gauge("debug.queue", vec![point(1, 1.0, vec![])]),
+                gauge("go_gc_duration", vec![point(1, 1.0, vec![])]),
+                gauge("http.requests", vec![point(1, 1.0, vec![])]),
+            ],
+        );
+        f.metrics(&mut req, &mut Report::default());
+        assert_eq!(names(&req), ["http.requests"]);
+    }
+
+    #[test]
+    fn drops_points_when_every_attribute_matches_at_any_level() {
+        let f = filter("metrics", "attributes = { \"http.route\" = \"^/health\", \"service.name\" = \"^api$\" }\n");
+        let points = vec![
+            point(1, 1.0, attrs(&[("http.route", "/health")])),
+            point(2, 1.0, attrs(&[("http.route", "/orders")])),
+            // The point's own service.name wins over the resource's.
+            point(3, 1.0, attrs(&[("http.route", "/healthz"), ("service.name", "web")])),
+        ];
+        let mut req = metrics_request(&[("service.name", "api")], vec![sum("http.requests", points)]);
+        f.metrics(&mut req, &mut Report::default());
+        assert_eq!(otlp::metric_points(&req), 2);
+        let mut all = metrics_request(
+            &[("service.name", "api")],
+            vec![gauge("up", vec![point(1, 1.0, attrs(&[("http.route", "/health")]))])],
+        );
+        f.metrics(&mut all, &mut Report::default());
+        assert!(all.resource_metrics.is_empty(), "emptied resources are pruned");
+    }
+
+    #[test]
+    fn drops_log_records_by_severity_body_and_attribute() {
+        let f = filter("logs", "min_severity = \"info\"\nbody = \"^healthcheck\"\nattributes = { user = \"^bot-\" }\n");
+        let mut req = logs_request(vec![
+            record(5, "debug detail", vec![]),
+            record(9, "healthcheck ok", vec![]),
+            record(9, "order placed", attrs(&[("user", "bot-7")])),
+            record(0, "no severity is kept", vec![]),
+            record(17, "payment failed", attrs(&[("user", "ann")])),
+        ]);
+        f.logs(&mut req, &mut Report::default());
+        let bodies: Vec<_> = records(&req).iter().map(|r| otlp::text(r.body.as_ref().unwrap()).unwrap()).collect();
+        assert_eq!(bodies, ["no severity is kept", "payment failed"]);
+    }
+}
