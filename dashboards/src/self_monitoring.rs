@@ -58,9 +58,15 @@ pub async fn write_once(ingester: &Ingester) -> Result<(), String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let start = u64::try_from(tidewater_telemetry::process_start_unix_nanos()).unwrap_or(0);
     let req = crate::otlp::request(&families, start, now);
-    let resp = ingester.export_metrics(req).await.map_err(|e| e.to_string())?;
-    if let Some(p) = resp.partial_success.filter(|p| p.rejected_data_points > 0) {
-        tracing::warn!(rejected = p.rejected_data_points, reason = %p.error_message, "some self-metrics were refused");
+    // Converted directly (not through the client pipeline) and stored under
+    // the `monitoring` schema, apart from the clients' tables in `public`.
+    let mut converted = tidewater_ingest::metrics::convert(&req, &ingester.limits().point);
+    for w in &mut converted.writes {
+        w.table = format!("{}.{}", tidewater_telemetry::SCHEMA, w.table);
+    }
+    let stored = ingester.store(converted, "metrics").await.map_err(|e| e.to_string())?;
+    if stored.rejected > 0 {
+        tracing::warn!(rejected = stored.rejected, reason = %stored.message, "some self-metrics were refused");
     }
     Ok(())
 }
@@ -80,7 +86,12 @@ mod tests {
         write_once(&ingester).await.expect("first write");
         write_once(&ingester).await.expect("second write");
         let tables = store.table_names();
-        for t in ["tidewater_ingest_points_total", "tidewater_memtable_bytes", "tidewater_query_duration_seconds"] {
+        assert!(tables.iter().all(|t| t.starts_with("monitoring.")), "only the monitoring schema: {tables:?}");
+        for t in [
+            "monitoring.tidewater_ingest_points_total",
+            "monitoring.tidewater_memtable_bytes",
+            "monitoring.tidewater_query_duration_seconds",
+        ] {
             assert!(tables.iter().any(|x| x == t), "{t} missing from {tables:?}");
         }
         let rows = |t: &str| {
@@ -89,9 +100,9 @@ mod tests {
                 .expect("snapshot")
                 .map_or(0, |s| s.batches.iter().map(|b| b.num_rows()).sum::<usize>())
         };
-        assert_eq!(rows("tidewater_uptime_seconds"), 2, "one row per write");
+        assert_eq!(rows("monitoring.tidewater_uptime_seconds"), 2, "one row per write");
         // The first write's points were counted as ingested by the time of the second.
-        assert!(rows("tidewater_ingest_points_total") >= 2);
+        assert!(rows("monitoring.tidewater_ingest_points_total") >= 2);
         store.close().await.expect("close");
     }
 }

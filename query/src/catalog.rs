@@ -74,15 +74,26 @@ impl SchemaProvider for StoreSchema {
     }
 }
 
+/// The schema of Tidewater's own metrics (stored as `monitoring.<table>`),
+/// kept apart from the metrics clients send to `public`.
+pub const MONITORING_SCHEMA: &str = tidewater_telemetry::SCHEMA;
+
 /// Register a `rollup_<name>` schema on `catalog` for every rollup that has
-/// tables in `store`.
+/// tables in `store`, and the [`MONITORING_SCHEMA`] once it has tables.
 pub fn register_rollup_schemas(
     catalog: &dyn CatalogProvider,
     store: &Arc<Store>,
     segments_url: &ObjectStoreUrl,
 ) -> Result<()> {
     let names = store.table_names();
-    let schemas: BTreeSet<&str> = names.iter().filter_map(|n| split_storage_name(n).map(|(s, _)| s)).collect();
+    let schemas: BTreeSet<&str> = names
+        .iter()
+        .filter_map(|n| {
+            split_storage_name(n)
+                .map(|(s, _)| s)
+                .or_else(|| n.strip_prefix(MONITORING_SCHEMA)?.strip_prefix('.').map(|_| MONITORING_SCHEMA))
+        })
+        .collect();
     for schema in schemas {
         let provider = StoreSchema::namespaced(store.clone(), segments_url.clone(), schema);
         catalog.register_schema(schema, Arc::new(provider))?;

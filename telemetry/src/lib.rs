@@ -12,6 +12,10 @@
 //! label sets; values of further ones are recorded under the label value
 //! [`OVERFLOW_LABEL`].
 
+/// The SQL schema the self-metrics are stored under (tables `monitoring.<name>`),
+/// apart from the metrics clients send, which live in `public`.
+pub const SCHEMA: &str = "monitoring";
+
 mod family;
 pub mod metrics;
 pub mod prometheus;
