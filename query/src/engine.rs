@@ -9,6 +9,8 @@ use std::time::Duration;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry, ObjectStoreUrl};
@@ -68,7 +70,13 @@ pub struct QueryEngine {
     permits: Arc<Semaphore>,
     log: Arc<QueryLog>,
     system_tables: crate::system::ExtraTables,
+    /// Parquet footers and page indexes of segments, shared by all queries
+    /// (segments are immutable; least recently used entries leave first).
+    metadata_cache: Arc<FileMetadataCache>,
 }
+
+/// Memory for cached segment footers and page indexes.
+const METADATA_CACHE_BYTES: usize = 64 << 20;
 
 /// A query's result: its schema and batches.
 #[derive(Debug)]
@@ -94,6 +102,7 @@ impl QueryEngine {
             permits,
             log: Arc::new(QueryLog::default()),
             system_tables: Default::default(),
+            metadata_cache: Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("tidewater_segment_metadata")),
         })
     }
 
@@ -113,6 +122,11 @@ impl QueryEngine {
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(self.registry.clone())
             .with_memory_pool(Arc::new(FairSpillPool::new(self.config.memory_limit_bytes)))
+            .with_cache_manager(
+                CacheManagerConfig::default()
+                    .with_file_metadata_cache(Some(self.metadata_cache.clone()))
+                    .with_metadata_cache_limit(METADATA_CACHE_BYTES),
+            )
             .build_arc()?;
         let mut config = SessionConfig::new()
             .with_information_schema(true)

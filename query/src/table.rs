@@ -21,6 +21,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::FileSource;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
@@ -109,8 +110,17 @@ impl TableProvider for MetricTable {
             stats.add_segments(scanned, pruned, pruned_by_attributes);
         }
         if !segments.is_empty() {
-            let mut source =
-                ParquetSource::new(self.schema.clone()).with_pushdown_filters(false).with_enable_page_index(true);
+            // Footers and page indexes come from the runtime's metadata cache
+            // (shared by all queries of an engine; segments never change).
+            let runtime = state.runtime_env();
+            let readers = CachedParquetFileReaderFactory::new(
+                runtime.object_store(&self.segments_url)?,
+                runtime.cache_manager.get_file_metadata_cache(),
+            );
+            let mut source = ParquetSource::new(self.schema.clone())
+                .with_pushdown_filters(false)
+                .with_enable_page_index(true)
+                .with_parquet_file_reader_factory(Arc::new(readers));
             // EXPLAIN ANALYZE lists the scan's metrics beside the Parquet
             // reader's own (row_groups_pruned_statistics, ...).
             let metrics = source.metrics();
@@ -236,5 +246,96 @@ fn as_nanos(e: &Expr) -> Option<i64> {
         ScalarValue::TimestampMillisecond(Some(n), _) => n.checked_mul(1_000_000),
         ScalarValue::TimestampSecond(Some(n), _) => n.checked_mul(1_000_000_000),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::physical_plan::collect;
+    use tidewater_storage::schema::{attribute_type, META_KIND};
+    use tidewater_storage::{StoreConfig, SyncPolicy, TableWrite};
+
+    use super::*;
+    use crate::{QueryConfig, QueryEngine};
+
+    const DAY: i64 = 86_400 * 1_000_000_000;
+
+    /// Three days, flushed: three segments; host `a` on every day, `b` on
+    /// the first day only, `c` on the other two.
+    async fn engine(dir: &std::path::Path) -> (QueryEngine, Arc<Store>) {
+        let mut cfg = StoreConfig::new(dir);
+        cfg.sync = SyncPolicy::Never;
+        let store = tokio::task::spawn_blocking(move || Store::open(cfg)).await.expect("join").expect("open");
+        let n = 3 * 24;
+        let times: Vec<i64> = (0..n).flat_map(|h| [h * DAY / 24; 2]).collect();
+        let hosts: Vec<&str> = (0..n).flat_map(|h| ["a", if h < 24 { "b" } else { "c" }]).collect();
+        let hosts = cast(&StringArray::from(hosts), &attribute_type()).expect("dict");
+        let values: Vec<f64> = (0..2 * n).map(|i| i as f64).collect();
+        let fields = vec![
+            Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), true),
+            Field::new("value", DataType::Float64, true),
+            Field::new("host", attribute_type(), true),
+        ];
+        let meta = HashMap::from([(META_KIND.to_string(), "gauge".to_string())]);
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(TimestampNanosecondArray::from(times).with_timezone("UTC")),
+            Arc::new(Float64Array::from(values)),
+            hosts,
+        ];
+        let batch = RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), cols).expect("batch");
+        store.write(vec![TableWrite { table: "t".into(), batch }]).await.expect("write");
+        store.flush().await.expect("flush");
+        assert_eq!(store.segments().len(), 3);
+        (QueryEngine::new(store.clone(), QueryConfig::default()).expect("engine"), store)
+    }
+
+    /// Runs `sql` and sums a metric over the plan's nodes.
+    async fn run(engine: &QueryEngine, sql: &str, metric: &str) -> usize {
+        let ctx = engine.context().expect("context");
+        let plan = ctx.sql(sql).await.expect("plan").create_physical_plan().await.expect("physical");
+        collect(plan.clone(), ctx.task_ctx()).await.expect("run");
+        fn sum(plan: &Arc<dyn ExecutionPlan>, metric: &str) -> usize {
+            let own = plan.metrics().and_then(|m| m.sum_by_name(metric)).map_or(0, |v| v.as_usize());
+            own + plan.children().iter().map(|c| sum(c, metric)).sum::<usize>()
+        }
+        sum(&plan, metric)
+    }
+
+    /// Footer loads: one cache entry per miss; the hits are the loads saved.
+    fn footer_loads(engine: &QueryEngine) -> (usize, usize) {
+        let ctx = engine.context().expect("context");
+        let entries = ctx.runtime_env().cache_manager.get_file_metadata_cache().list_entries();
+        (entries.len(), entries.values().map(|e| e.hits).sum())
+    }
+
+    #[tokio::test]
+    async fn segment_footers_are_read_once_per_engine() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, store) = engine(dir.path()).await;
+        let sql = "SELECT count(*), sum(value) FROM t WHERE host = 'a'";
+        for _ in 0..5 {
+            assert_eq!(run(&engine, sql, SEGMENTS_SCANNED).await, 3);
+        }
+        // 5 queries x 3 segments: 3 footer (and page index) loads, 12 served
+        // from the cache; without it each query loads all three again.
+        assert_eq!(footer_loads(&engine), (3, 12));
+        let cold = QueryEngine::new(store, QueryConfig::default()).expect("engine");
+        assert_eq!(footer_loads(&cold), (0, 0), "the cache belongs to its engine");
+    }
+
+    #[tokio::test]
+    async fn explain_analyze_counts_segments_pruned_by_attributes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (engine, _store) = engine(dir.path()).await;
+        // The time range keeps days 0 and 1; day 1 has no host `b`.
+        let sql = "SELECT count(*) FROM t WHERE host = 'b' AND time < '1970-01-02T12:00:00Z'";
+        assert_eq!(run(&engine, sql, SEGMENTS_SCANNED).await, 1);
+        assert_eq!(run(&engine, sql, SEGMENTS_PRUNED).await, 1);
+        assert_eq!(run(&engine, sql, SEGMENTS_PRUNED_BY_ATTRIBUTES).await, 1);
     }
 }

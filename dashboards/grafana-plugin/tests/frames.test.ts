@@ -21,15 +21,15 @@ describe('frames', () => {
       ],
     };
     const frames = toFrames(result, 'A', 'time_series');
-    expect(frames.map((f) => f.name)).toEqual(['web', 'api']);
-    const web = frames[0];
+    expect(frames.map((f) => f.name)).toEqual(['api', 'web']);
+    const web = frames[1];
     expect(web.refId).toBe('A');
     expect(web.fields[0].type).toBe(FieldType.time);
     expect(web.fields[0].values).toEqual([Date.UTC(2025, 0, 1, 0, 0, 0) + 123.456789, Date.UTC(2025, 0, 1, 0, 0, 1) + 123.456789]);
     expect(web.fields[1].values[0]).toBeNaN();
     expect(web.fields[1].values[1]).toBe(1.5);
     expect(web.fields[1].labels).toEqual({ service_name: 'web' });
-    expect(frames[1].fields[1].values).toEqual([null, 3]);
+    expect(frames[0].fields[1].values).toEqual([null, 3]);
   });
 
   it('makes one series per value column of a wide result', () => {

@@ -80,7 +80,11 @@ export function toSeries(result) {
       s.values.push(toNumber(row[v]));
     }
   }
-  const series = [...byKey.values()];
+  // Ordered by label values, then by value column: the legend does not
+  // depend on the order of rows within a timestamp.
+  const order = [...byKey.entries()].map(([key, s]) => ({ key: key.slice(key.indexOf('\u0001') + 1), col: Number(key.split('\u0001')[0]), s }));
+  order.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.col - b.col));
+  const series = order.map((o) => o.s);
   for (const s of series) sortByTime(s);
   return { timeColumn: cols[t].name, series };
 }

@@ -220,11 +220,7 @@ impl Handlers {
         let connections = Arc::new(ConnectionManager::new());
         Self {
             query: Arc::new(service::Service::new(sessions)),
-            startup: Arc::new(auth::Startup {
-                connections: connections.clone(),
-                password,
-                keys: Default::default(),
-            }),
+            startup: Arc::new(auth::Startup { connections: connections.clone(), password, keys: Default::default() }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
     }
