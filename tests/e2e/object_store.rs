@@ -47,7 +47,8 @@ fn push(server: &Server, readings: &[(&str, f64)]) {
 fn start(moto: &moto::Moto, data: &Path, config: &Path) -> Server {
     let toml = format!(
         "[storage]\nobject_store_url = \"s3://{BUCKET}/{PREFIX}\"\ns3_endpoint = \"{}\"\ns3_region = \"us-east-1\"\n\
-         s3_allow_http = true\ncompaction_min_segments = 2\ndeletion_grace_secs = 0\n",
+         s3_allow_http = true\ncompaction_min_segments = 2\ndeletion_grace_secs = 0\n\
+         [self_monitoring]\ninterval_secs = 0\n",
         moto.endpoint
     );
     std::fs::write(config, toml).expect("write config");

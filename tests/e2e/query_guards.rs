@@ -231,11 +231,21 @@ fn narrow_time_range_opens_only_matching_segments() {
     for metric in ["segments_scanned=1", "segments_pruned_by_time=4", "row_groups_pruned_statistics="] {
         assert!(analyzed.contains(metric), "{metric} missing:\n{analyzed}");
     }
-    // An attribute filter no row group can match: pruned by statistics.
-    let analyzed = server.rows("EXPLAIN ANALYZE SELECT count(*) FROM days WHERE host = 'zzz'");
+    // A value filter no row group can match: the segments are opened (the
+    // manifest has no value statistics), their row groups pruned by Parquet
+    // statistics.
+    let analyzed = server.rows("EXPLAIN ANALYZE SELECT count(*) FROM days WHERE value > 1000000");
     let analyzed = analyzed[0][1].as_str().expect("plan with metrics");
     assert!(analyzed.contains("segments_scanned=5"), "{analyzed}");
     assert!(analyzed.contains("row_groups_pruned_statistics=5 total → 0 matched"), "{analyzed}");
+    // An attribute value no segment holds: pruned from the manifest, no file opened.
+    let pruned = server.rows("SELECT count(*) FROM days WHERE host = 'zzz'");
+    assert_eq!(pruned[0][0], json!(0));
+    let logged = server.rows(
+        "SELECT segments_scanned, segments_pruned_by_attributes FROM system.queries \
+         WHERE query = 'SELECT count(*) FROM days WHERE host = ''zzz'''",
+    );
+    assert_eq!(logged, vec![json!([0, 5])], "{logged:?}");
 
     // system.queries has the same counts, per query.
     let counts = server.rows(
