@@ -74,6 +74,18 @@ pub fn prune_logs(req: &mut ExportLogsServiceRequest) {
     req.resource_logs.retain(|r| !r.scope_logs.is_empty());
 }
 
+/// The table name of a metric name (as ingest normalises it), borrowed when
+/// the name is already a table name.
+pub fn table_name(name: &str) -> Option<Cow<'_, str>> {
+    let b = name.as_bytes();
+    let plain = !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if plain {
+        Some(Cow::Borrowed(name))
+    } else {
+        tidewater_ingest::normalize::table_name(name).map(Cow::Owned)
+    }
+}
+
 /// The value of `key` in `attrs`.
 pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
     attrs.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())

@@ -91,32 +91,50 @@ impl<'de> Deserialize<'de> for Glob {
 /// Metric selection by globs, matched against the name as sent and against
 /// its table name (`http.server.duration` and `http_server_duration` both
 /// select the metric `http.server.duration`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MetricSelector(Vec<Glob>);
+#[derive(Debug, Clone, Default)]
+pub struct MetricSelector {
+    globs: Vec<Glob>,
+    /// All globs as one alternation (one regex run per name).
+    any: Option<Regex>,
+}
+
+impl PartialEq for MetricSelector {
+    fn eq(&self, other: &Self) -> bool {
+        self.globs == other.globs
+    }
+}
 
 impl MetricSelector {
     /// A selector from globs; empty selects every metric.
-    pub fn new(globs: Vec<Glob>) -> Self {
-        Self(globs)
+    pub fn new(globs: Vec<Glob>) -> Result<Self, String> {
+        let any = match globs.len() {
+            0 => None,
+            _ => {
+                let alternation: Vec<&str> = globs.iter().map(|g| g.regex.as_str()).collect();
+                Some(Regex::new(&alternation.join("|")).map_err(|e| format!("globs: {e}"))?)
+            }
+        };
+        Ok(Self { globs, any })
     }
 
     /// Whether no glob was given.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.globs.is_empty()
     }
 
     /// Whether a glob selects `name` (no globs: any name).
     pub fn selects(&self, name: &str) -> bool {
-        self.0.is_empty() || self.matches(name)
+        self.globs.is_empty() || self.matches(name)
     }
 
-    /// Whether a glob matches `name` (no globs: none).
+    /// Whether a glob matches `name` or its table name (no globs: none).
     pub fn matches(&self, name: &str) -> bool {
-        if self.0.iter().any(|g| g.is_match(name)) {
+        let Some(any) = &self.any else { return false };
+        if any.is_match(name) {
             return true;
         }
-        match tidewater_ingest::normalize::table_name(name) {
-            Some(t) if t != name => self.0.iter().any(|g| g.is_match(&t)),
+        match crate::otlp::table_name(name) {
+            Some(std::borrow::Cow::Owned(t)) => any.is_match(&t),
             _ => false,
         }
     }
@@ -124,7 +142,7 @@ impl MetricSelector {
 
 impl<'de> Deserialize<'de> for MetricSelector {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self(Vec::<Glob>::deserialize(d)?))
+        Self::new(Vec::<Glob>::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -144,7 +162,9 @@ mod tests {
 
     #[test]
     fn selectors_match_the_name_or_its_table_name() {
-        let s = MetricSelector::new(vec![Glob::new("http_server_*").expect("glob")]);
+        let s = MetricSelector::new(vec![Glob::new("http_server_*").expect("glob"), Glob::new("db.*").expect("glob")])
+            .expect("selector");
+        assert!(s.selects("db.client.duration"));
         assert!(s.selects("http.server.duration"));
         assert!(!s.selects("http.client.duration"));
         assert!(MetricSelector::default().selects("anything"));

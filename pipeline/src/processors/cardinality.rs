@@ -76,14 +76,22 @@ impl Processor for CardinalityLimit {
                     if !self.config.metrics.selects(&m.name) {
                         continue;
                     }
-                    let Some(table) = tidewater_ingest::normalize::table_name(&m.name) else { continue };
                     let mut hashes = Vec::with_capacity(otlp::point_count(m));
                     otlp::for_each_point_attributes(m, |attrs| hashes.push(base.series(attrs)));
-                    let keep = self.limiter.admit(&table, &hashes);
+                    // Batched requests repeat a series per point: admit each series once.
+                    let mut series = hashes.clone();
+                    series.sort_unstable();
+                    series.dedup();
+                    let Some(table) = otlp::table_name(&m.name) else { continue };
+                    let admitted = self.limiter.admit(&table, &series);
+                    if admitted.iter().all(|a| *a) {
+                        continue;
+                    }
                     let mut i = 0;
                     let dropped = otlp::retain_points(m, |_| {
                         i += 1;
-                        keep.get(i - 1).copied().unwrap_or(true)
+                        let h = hashes.get(i - 1).copied().unwrap_or_default();
+                        series.binary_search(&h).ok().and_then(|j| admitted.get(j).copied()).unwrap_or(true)
                     });
                     report.refuse(
                         dropped,

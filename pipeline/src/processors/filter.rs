@@ -31,12 +31,36 @@ impl Filter {
     }
 }
 
-/// Whether every `(key, pattern)` matches the value found in the first of
-/// `levels` (innermost first) that has the key.
-fn all_match(patterns: &BTreeMap<String, Pattern>, levels: [&[KeyValue]; 3]) -> bool {
-    patterns.iter().all(|(key, pattern)| {
-        levels.iter().find_map(|attrs| otlp::get(attrs, key)).and_then(otlp::text).is_some_and(|v| pattern.is_match(&v))
-    })
+/// The attribute patterns with their outcome on a scope's shared (scope,
+/// then resource) attributes, worked out once per scope.
+struct Shared<'a> {
+    patterns: Vec<(&'a str, &'a Pattern, bool)>,
+    all: bool,
+}
+
+impl<'a> Shared<'a> {
+    fn new(patterns: &'a BTreeMap<String, Pattern>, levels: [&[KeyValue]; 2]) -> Self {
+        let patterns: Vec<_> = patterns
+            .iter()
+            .map(|(key, pattern)| {
+                let v = levels.iter().find_map(|attrs| otlp::get(attrs, key)).and_then(otlp::text);
+                (key.as_str(), pattern, v.is_some_and(|v| pattern.is_match(&v)))
+            })
+            .collect();
+        let all = patterns.iter().all(|p| p.2);
+        Self { patterns, all }
+    }
+
+    /// Whether every pattern matches, the point's own attributes first.
+    fn all_match(&self, point: &[KeyValue]) -> bool {
+        if point.is_empty() {
+            return self.all;
+        }
+        self.patterns.iter().all(|(key, pattern, shared)| match otlp::get(point, key) {
+            Some(v) => otlp::text(v).is_some_and(|v| pattern.is_match(&v)),
+            None => *shared,
+        })
+    }
 }
 
 impl Processor for Filter {
@@ -50,8 +74,9 @@ impl Processor for Filter {
                     continue;
                 }
                 let scope: &[KeyValue] = sm.scope.as_ref().map_or(&[], |s| &s.attributes);
+                let shared = Shared::new(&self.config.attributes, [scope, resource]);
                 for m in &mut sm.metrics {
-                    otlp::retain_points(m, |point| !all_match(&self.config.attributes, [point, scope, resource]));
+                    otlp::retain_points(m, |point| !shared.all_match(point));
                 }
             }
         }
@@ -64,6 +89,7 @@ impl Processor for Filter {
             let resource: &[KeyValue] = rl.resource.as_ref().map_or(&[], |r| &r.attributes);
             for sl in &mut rl.scope_logs {
                 let scope: &[KeyValue] = sl.scope.as_ref().map_or(&[], |s| &s.attributes);
+                let shared = Shared::new(&c.attributes, [scope, resource]);
                 sl.log_records.retain(|r| {
                     if c.min_severity.is_some_and(|min| r.severity_number > 0 && r.severity_number < min.0) {
                         return false;
@@ -77,7 +103,7 @@ impl Processor for Filter {
                             return false;
                         }
                     }
-                    c.attributes.is_empty() || !all_match(&c.attributes, [&r.attributes, scope, resource])
+                    c.attributes.is_empty() || !shared.all_match(&r.attributes)
                 });
             }
         }
