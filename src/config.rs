@@ -376,8 +376,9 @@ mod tests {
 
     #[test]
     fn dashboards_dir_and_self_monitoring_parse() {
-        let c: Config = toml::from_str("dashboards_dir = \"/etc/tw/dashboards\"\n[self_monitoring]\ninterval_secs = 0\n")
-            .expect("parses");
+        let c: Config =
+            toml::from_str("dashboards_dir = \"/etc/tw/dashboards\"\n[self_monitoring]\ninterval_secs = 0\n")
+                .expect("parses");
         assert_eq!((c.dashboards_dir, c.self_monitoring.interval_secs), (PathBuf::from("/etc/tw/dashboards"), 0));
         assert_eq!(Config::default().self_monitoring.interval_secs, 10);
         assert!(toml::from_str::<Config>("[self_monitoring]\nevery = 1").is_err());

@@ -169,10 +169,11 @@ fn value_bits(batches: impl IntoIterator<Item = RecordBatch>) -> Vec<u64> {
 /// the values read back bit for bit, and return bytes per sample.
 fn lossless_bytes_per_sample(name: &str, batch: &RecordBatch) -> f64 {
     let file = encode_batch_with(batch, &EncodingOptions::default()).expect("encode");
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file.clone()))
-        .expect("parquet")
-        .build()
-        .expect("reader");
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file.clone()))
+            .expect("parquet")
+            .build()
+            .expect("reader");
     let got = value_bits(reader.map(|b| b.expect("batch")));
     assert_eq!(got, value_bits([batch.clone()]), "{name}: values read back bit for bit");
     let per_sample = file.len() as f64 / batch.num_rows() as f64;
