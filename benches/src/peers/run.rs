@@ -381,8 +381,9 @@ fn run_loadgen(program: &Path, args: &[String]) -> Result<Value> {
 
 /// What `system.tables` says after the restart (rows should equal samples).
 fn tidewater_tables(http: &Http, samples: u64) -> Option<String> {
+    // Only the dataset's tables: the server also stores its own metrics.
     let sql = "SELECT count(*) AS tables, sum(\"rows\") AS row_count, sum(segments) AS segments, \
-               sum(bytes_on_disk) AS bytes FROM system.tables";
+               sum(bytes_on_disk) AS bytes FROM system.tables WHERE table_name LIKE 'cpu_usage_%'";
     let answer = http
         .post_json(&format!("{}/api/v1/sql", System::Tidewater.http_base()), &serde_json::json!({ "query": sql }))
         .ok()?;
@@ -390,17 +391,19 @@ fn tidewater_tables(http: &Http, samples: u64) -> Option<String> {
     let row = doc.get("rows")?.get(0)?.as_array()?;
     let n = |i: usize| row.get(i).and_then(Value::as_u64).unwrap_or(0);
     let rows = n(1);
+    let check = if rows == samples {
+        "= samples acknowledged".to_string()
+    } else {
+        format!("**≠ {samples} samples acknowledged**")
+    };
     Some(format!(
-        "after the restart `system.tables` lists {} tables, {} rows ({}), {} segments, {} bytes of segments",
+        "after the restart `system.tables` lists {} `cpu_usage_*` tables, {rows} rows ({check}), {} segments, {} bytes \
+         of segments = {:.3} bytes/sample for the dataset's segments alone (the rest of the directory: manifests, WAL, \
+         the server's own `monitoring.*` tables)",
         n(0),
-        rows,
-        if rows == samples {
-            "= samples acknowledged".to_string()
-        } else {
-            format!("**≠ {samples} samples acknowledged**")
-        },
         n(2),
-        n(3)
+        n(3),
+        n(3) as f64 / samples.max(1) as f64
     ))
 }
 
