@@ -271,7 +271,16 @@ fn metrics_endpoint_reports_ingest_and_queries() {
     let server = Server::start(dir.path());
     post(&server, "/v1/logs", &logs(now_ns()));
     server.sql("SELECT count(*) FROM logs");
-    let text = reqwest::blocking::get(format!("{}/metrics", server.url())).expect("metrics").text().expect("text");
+    // The query is recorded when its stream is finished, which can be just
+    // after the client has read the answer: poll briefly.
+    let fetch = || reqwest::blocking::get(format!("{}/metrics", server.url())).expect("metrics").text().expect("text");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut text = fetch();
+    while !text.contains("tidewater_query_duration_seconds_count{state=\"ok\"}") && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        text = fetch();
+    }
     let value = |line_start: &str| -> f64 {
         let line = text.lines().find(|l| l.starts_with(line_start)).unwrap_or_else(|| panic!("{line_start} in {text}"));
         line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("number")
