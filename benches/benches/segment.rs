@@ -25,7 +25,7 @@ fn segment(c: &mut Criterion) {
     eprintln!("segment: {rows} rows -> {} bytes ({:.3} bytes/row)", file.len(), file.len() as f64 / rows as f64);
     let mut g = c.benchmark_group("segment");
     g.throughput(Throughput::Elements(rows));
-    g.sample_size(20);
+    g.sample_size(10);
     g.bench_function("encode_100k_rows", |b| b.iter(|| encode_batch_with(&w.batch, &options).expect("encode")));
     g.bench_function("decode_100k_rows", |b| {
         b.iter(|| {

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::procfs::Machine;
-use super::queries::{Dataset, QueryCase};
+use super::queries::{Dataset, Eval, QueryCase};
 use super::stats::LatencyStats;
 use super::systems::System;
 use crate::loadgen::stats::human;
@@ -326,12 +326,28 @@ impl RunReport {
         }
         for q in &self.queries {
             let _ = writeln!(out, "\n`{}`\n\n```sql\n{}\n```\n", q.case.name, q.case.sql);
-            let _ = writeln!(out, "```promql\n# Prometheus, {:?}\n{}\n```\n", q.case.promql.eval, q.case.promql.expr);
+            let _ = writeln!(
+                out,
+                "```promql\n# Prometheus, {}\n{}\n```\n",
+                eval_text(q.case.promql.eval),
+                q.case.promql.expr
+            );
             if q.case.metricsql.expr != q.case.promql.expr {
                 let _ = writeln!(out, "```promql\n# VictoriaMetrics\n{}\n```\n", q.case.metricsql.expr);
             }
         }
         let _ = writeln!(out, "</details>\n");
+    }
+}
+
+/// `query_range 2026-11-29T10:01:00Z .. 2026-11-29T11:00:00Z step 60s` or `query at ...`.
+fn eval_text(eval: Eval) -> String {
+    let t = |ms: i64| crate::time::rfc3339(ms.div_euclid(1_000));
+    match eval {
+        Eval::Range { start_ms, end_ms, step_ms } => {
+            format!("query_range {} .. {} step {}s", t(start_ms), t(end_ms), step_ms / 1_000)
+        }
+        Eval::Instant { time_ms } => format!("query at {}", t(time_ms)),
     }
 }
 
