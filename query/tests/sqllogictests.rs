@@ -244,6 +244,35 @@ fn http_duration(before_flush: bool) -> TableWrite {
     )
 }
 
+/// `request_latency`: cumulative explicit-bucket histograms every 10 s,
+/// bounds 1, 2, 4. Service `a` restarts at 30 s (its counts drop; same
+/// start_time) and ends with a stale point (NULL counts) at 55 s; `b` gets a
+/// new start_time at 30 s while its counts keep rising.
+fn request_latency(before_flush: bool) -> TableWrite {
+    type Row = (i64, i64, &'static str, Option<[u64; 4]>);
+    #[rustfmt::skip]
+    let rows: [Row; 13] = [
+        (0, -1, "a", Some([0, 0, 0, 0])), (10, -1, "a", Some([2, 4, 2, 0])), (20, -1, "a", Some([4, 6, 6, 0])),
+        (30, -1, "a", Some([1, 1, 0, 0])), (40, -1, "a", Some([3, 3, 2, 0])), (50, -1, "a", Some([3, 5, 4, 0])),
+        (55, -1, "a", None),
+        (0, -1, "b", Some([0, 0, 0, 0])), (10, -1, "b", Some([0, 2, 2, 0])), (20, -1, "b", Some([0, 4, 4, 0])),
+        (30, 25, "b", Some([0, 5, 6, 1])), (40, 25, "b", Some([0, 6, 8, 2])), (50, 25, "b", Some([1, 6, 8, 2])),
+    ];
+    let rows = pick(&rows, |r| r.0, before_flush);
+    let meta = [(META_KIND, "histogram"), (META_TEMPORALITY, "cumulative")];
+    table(
+        "request_latency",
+        &meta,
+        vec![
+            ("time", secs(rows.iter().map(|r| r.0))),
+            ("start_time", secs(rows.iter().map(|r| r.1))),
+            ("bounds", list::<Float64Type>(rows.iter().map(|_| Some(vec![1.0, 2.0, 4.0])))),
+            ("counts", list::<UInt64Type>(rows.iter().map(|r| r.3.map(|c| c.to_vec())))),
+            ("service", dict(rows.iter().map(|r| Some(r.2)).collect())),
+        ],
+    )
+}
+
 /// The bucket columns of one exponential histogram.
 struct ExpBuckets {
     zero_count: u64,
@@ -377,7 +406,13 @@ async fn seeded_engine(dir: &Path, fixtures: Fixtures) -> QueryEngine {
     // Function fixtures: earlier rows flushed, later ones in the memtable, so
     // aggregates merge partial states from both scans.
     if function_tables {
-        let flushed = vec![http_requests_total(true), requests_delta(true), http_duration(true), temperature()];
+        let flushed = vec![
+            http_requests_total(true),
+            requests_delta(true),
+            http_duration(true),
+            request_latency(true),
+            temperature(),
+        ];
         store.write(flushed).await.expect("write");
     }
     if fixtures.days {
@@ -386,7 +421,13 @@ async fn seeded_engine(dir: &Path, fixtures: Fixtures) -> QueryEngine {
     store.flush().await.expect("flush");
     store.write(vec![cpu(3..6)]).await.expect("write");
     if function_tables {
-        let buffered = vec![http_requests_total(false), requests_delta(false), http_duration(false), latency_exp()];
+        let buffered = vec![
+            http_requests_total(false),
+            requests_delta(false),
+            http_duration(false),
+            request_latency(false),
+            latency_exp(),
+        ];
         store.write(buffered).await.expect("write");
     }
     // A later point brings a new attribute column; older rows read it as NULL.

@@ -1,9 +1,11 @@
 //! The built-in UI in headless Chromium against a real server with ingested
 //! data: Explore draws one line per series, every panel of the shipped
 //! dashboards renders, the alerts page says alerting is not configured.
-//! Screenshots go to `target/ui-artifacts/` (and the README's to `docs/img/`).
+//! Screenshots go to `target/ui-artifacts/` only; the documentation's
+//! `docs/img/dashboard.png` is rewritten only with
+//! `TIDEWATER_UPDATE_SCREENSHOT=1` (see docs/dashboards.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
@@ -123,6 +125,20 @@ fn artifacts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-artifacts")
 }
 
+/// The environment variable that lets the test rewrite the documentation's screenshot.
+const UPDATE_SCREENSHOT: &str = "TIDEWATER_UPDATE_SCREENSHOT";
+
+/// Copy `shot` (an artifact) to `docs/img/<name>` when `TIDEWATER_UPDATE_SCREENSHOT=1`,
+/// so a normal test run leaves the tree clean.
+fn update_docs_screenshot(shot: &Path, name: &str) {
+    if std::env::var(UPDATE_SCREENSHOT).as_deref() != Ok("1") {
+        return;
+    }
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/img").join(name);
+    std::fs::copy(shot, &target).unwrap_or_else(|e| panic!("copy {} to {}: {e}", shot.display(), target.display()));
+    eprintln!("{UPDATE_SCREENSHOT}=1: updated {}", target.display());
+}
+
 /// The states (`ok`, `empty`, `error`) and error texts of every panel once none is loading.
 fn panel_states(browser: &Browser, expected_panels: usize) -> Vec<(String, String, String)> {
     let script = format!(
@@ -210,11 +226,18 @@ fn ui_explore_dashboards_logs_and_alerts_in_headless_chromium() {
          return p.querySelector('[data-series]').dataset.series;",
     );
     assert_eq!(lines, "3");
+    // The windowed quantiles: one line each, from the buckets' increase per time bucket.
+    let quantiles = browser.eval(
+        "const p = [...document.querySelectorAll('[data-panel]')].find(p => p.querySelector('h3').textContent === 'Duration p50 / p95 / p99');
+         return [...p.querySelectorAll('.legend-item')].map(e => e.textContent);",
+    );
+    assert_eq!(quantiles, json!(["p50", "p95", "p99"]));
     let variable = browser
         .eval("return [...document.querySelectorAll('select[data-variable=service] option')].map(o => o.textContent)");
     assert_eq!(variable, json!(["All", "cart", "checkout", "frontend"]));
-    browser.screenshot(&artifacts().join("service-overview.png"));
-    browser.screenshot(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/img/dashboard.png"));
+    let shot = artifacts().join("service-overview.png");
+    browser.screenshot(&shot);
+    update_docs_screenshot(&shot, "dashboard.png");
 
     // A variable narrows every panel to one service.
     browser.goto(&format!("{base}/#/d/service-overview?from=now-30m&to=now&refresh=&var-service=cart"));
