@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use tidewater_auth::{Authenticator, Scope};
+use tidewater_auth::{Authenticator, Scope, Tenant, TenantSet};
 use tidewater_query::pgwire::PasswordCheck;
 
 use crate::config::Config;
@@ -37,7 +37,18 @@ pub fn pg_password(auth: &Option<Arc<Authenticator>>) -> Option<Arc<dyn Password
 struct PgPassword(Arc<Authenticator>);
 
 impl PasswordCheck for PgPassword {
-    fn check<'a>(&'a self, _user: &'a str, password: &'a str) -> BoxFuture<'a, bool> {
-        Box::pin(async move { self.0.check_secret(password, Scope::Read).await.is_ok() })
+    /// The token's own tenant; a token that may act for more tenants picks
+    /// one by naming it as the database (`psql -d acme`).
+    fn check<'a>(
+        &'a self,
+        _user: &'a str,
+        database: Option<&'a str>,
+        password: &'a str,
+    ) -> BoxFuture<'a, Option<Tenant>> {
+        Box::pin(async move {
+            let principal = self.0.check_secret(password, Scope::Read).await.ok()?;
+            let asked = database.filter(|_| principal.other_tenants != TenantSet::None);
+            principal.tenant_for(asked).ok()
+        })
     }
 }

@@ -43,6 +43,13 @@ pub struct Config {
     pub pipelines: tidewater_pipeline::PipelinesConfig,
     /// Authentication (`[auth]`, off by default; docs/security.md).
     pub auth: tidewater_auth::AuthConfig,
+    /// TLS on the HTTP, gRPC and PostgreSQL ports (`[tls]`, off by default).
+    pub tls: TlsSection,
+    /// Timeouts for slow and idle clients (`[timeouts]`).
+    pub timeouts: TimeoutsSection,
+    /// Per-tenant limits (`[tenancy.limits]`, `[tenancy.tenants.<name>]`;
+    /// none by default).
+    pub tenancy: tidewater_tenant::TenancyConfig,
     /// The file this config was read from (not a TOML key).
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
@@ -65,7 +72,72 @@ impl Default for Config {
             self_monitoring: SelfMonitoringSection::default(),
             pipelines: tidewater_pipeline::PipelinesConfig::default(),
             auth: tidewater_auth::AuthConfig::default(),
+            tls: TlsSection::default(),
+            timeouts: TimeoutsSection::default(),
+            tenancy: tidewater_tenant::TenancyConfig::default(),
             config_file: None,
+        }
+    }
+}
+
+/// `[tls]`: TLS (rustls) on the HTTP, gRPC and PostgreSQL ports. The files
+/// are read again on SIGHUP and when their modification time changes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// Serve TLS, and only TLS, on every port.
+    pub enabled: bool,
+    /// Certificate chain, PEM (the server's certificate first).
+    pub cert_file: PathBuf,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// CA certificates, PEM, for client certificates (mTLS); empty: no
+    /// client certificates asked for. When set, clients without a
+    /// certificate signed by one of them are refused.
+    pub client_ca_file: PathBuf,
+    /// Seconds between two checks of the files' modification times (0: only
+    /// SIGHUP reloads them).
+    pub reload_check_secs: u64,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            client_ca_file: PathBuf::new(),
+            reload_check_secs: 5,
+        }
+    }
+}
+
+/// `[timeouts]`: limits for slow and idle clients, with or without TLS.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutsSection {
+    /// Seconds a client has to send a whole HTTP request header, from the
+    /// connection's start or from the first byte of a later request (and for
+    /// the HTTP/2 preface on the gRPC port).
+    pub http_header_read_timeout_secs: u64,
+    /// Seconds an HTTP keep-alive connection may wait for its next request.
+    pub http_idle_timeout_secs: u64,
+    /// Seconds a client has to complete the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds between HTTP/2 keep-alive pings on the gRPC port (0: none).
+    pub grpc_keepalive_interval_secs: u64,
+    /// Seconds to wait for a ping's answer before closing the connection.
+    pub grpc_keepalive_timeout_secs: u64,
+}
+
+impl Default for TimeoutsSection {
+    fn default() -> Self {
+        Self {
+            http_header_read_timeout_secs: 10,
+            http_idle_timeout_secs: 60,
+            tls_handshake_timeout_secs: 10,
+            grpc_keepalive_interval_secs: 60,
+            grpc_keepalive_timeout_secs: 20,
         }
     }
 }
@@ -280,6 +352,21 @@ impl Config {
         self.alerting.validate().map_err(|e| e.to_string())?;
         self.pipelines.validate().map_err(|e| e.to_string())?;
         self.auth.validate().map_err(|e| e.to_string())?;
+        self.tenancy.validate().map_err(|e| format!("tenancy.tenants: {e}"))?;
+        self.validate_tls()?;
+        Ok(())
+    }
+
+    fn validate_tls(&self) -> Result<(), String> {
+        let t = &self.timeouts;
+        if t.http_header_read_timeout_secs == 0 || t.http_idle_timeout_secs == 0 || t.tls_handshake_timeout_secs == 0 {
+            return Err("timeouts.http_header_read_timeout_secs, http_idle_timeout_secs and \
+                        tls_handshake_timeout_secs must be positive"
+                .into());
+        }
+        if self.tls.enabled && (self.tls.cert_file.as_os_str().is_empty() || self.tls.key_file.as_os_str().is_empty()) {
+            return Err("tls.enabled needs tls.cert_file and tls.key_file".into());
+        }
         Ok(())
     }
 
@@ -357,6 +444,7 @@ impl Config {
             max_concurrent_queries: self.query.max_concurrent_queries,
             max_result_rows: self.query.max_result_rows,
             runtime,
+            tenancy: self.tenancy.clone(),
         }
     }
 }
@@ -439,6 +527,28 @@ mod tests {
         assert!(dup.validate().unwrap_err().contains("twice"));
         let unnamed: Config = toml::from_str("[[rollups]]\ninterval_secs = 60\n").expect("parses");
         assert!(unnamed.validate().unwrap_err().contains("name"));
+    }
+
+    #[test]
+    fn tls_and_timeouts_parse_and_validate() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tidewater.example.toml");
+        let text = std::fs::read_to_string(path).expect("example config");
+        let start = text.find("# [tls]").expect("tls example");
+        let uncommented: String = text[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c: Config = toml::from_str(&uncommented).expect("parses");
+        c.validate().expect("valid");
+        assert!(c.tls.enabled && !c.tls.client_ca_file.as_os_str().is_empty());
+        assert!(!Config::default().tls.enabled, "off by default");
+        assert_eq!(Config::default().timeouts.http_header_read_timeout_secs, 10);
+        let no_key: Config = toml::from_str("[tls]\nenabled = true\ncert_file = \"a.pem\"").expect("parses");
+        assert!(no_key.validate().unwrap_err().contains("key_file"));
+        let zero: Config = toml::from_str("[timeouts]\nhttp_idle_timeout_secs = 0").expect("parses");
+        assert!(zero.validate().unwrap_err().contains("positive"));
     }
 
     #[test]

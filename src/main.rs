@@ -5,8 +5,10 @@ mod auth;
 mod auth_cli;
 mod config;
 mod dashboards;
+mod listen;
 mod server;
 mod sql_cli;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

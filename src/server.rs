@@ -25,11 +25,12 @@ use crate::config::Config;
 /// `query_runtime` when given.
 pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -> Result<(), String> {
     let auth = crate::auth::authenticator(&cfg)?;
+    let listen = crate::listen::Listen::from_config(&cfg)?;
     let store_cfg = cfg.store_config();
     tracing::info!(data_dir = %cfg.data_dir.display(), object_store = %cfg.storage.object_store_url, "opening store");
     let store = Store::open_async(store_cfg).await.map_err(|e| format!("opening the store: {e}"))?;
     let flusher = store.spawn_flusher();
-    let ingester = Ingester::new(store.clone(), cfg.ingest_limits());
+    let ingester = Ingester::new(store.clone(), cfg.ingest_limits()).with_tenancy(cfg.tenancy.clone());
     let dashboards = crate::dashboards::load(&cfg).await?;
     let self_monitoring = crate::dashboards::start_self_monitoring(&cfg, &store, &ingester);
     let pipelines = tidewater_pipeline::Pipelines::new(&cfg.pipelines, cfg.config_file.clone())
@@ -70,20 +71,12 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     let app = tidewater_auth::with_security_headers(app);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let http = tokio::spawn({
-        let mut rx = stop_rx.clone();
-        async move {
-            axum::serve(http_listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await
-        }
-    });
+    let http = tokio::spawn(listen.serve_http(http_listener, app, stop_rx.clone()));
     let grpc = tokio::spawn({
         let mut rx = stop_rx.clone();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc_listener);
-        tonic::transport::Server::builder()
+        let incoming = listen.grpc_incoming(grpc_listener, stop_rx.clone());
+        listen
+            .grpc_server()
             .http2_max_header_list_size(GRPC_MAX_HEADER_BYTES)
             .layer(tidewater_auth::grpc::GrpcAuthLayer::new(auth.clone()))
             .add_service(OtlpService::<Metrics>::new(ingester.clone()))
@@ -95,7 +88,8 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     });
     let pg = tokio::spawn({
         let mut rx = stop_rx.clone();
-        tidewater_query::pgwire::run_with_auth(engine, pg_listener, crate::auth::pg_password(&auth), async move {
+        let tls = listen.pg_tls();
+        tidewater_query::pgwire::run_with_tls(engine, pg_listener, crate::auth::pg_password(&auth), tls, async move {
             let _ = rx.wait_for(|s| *s).await;
         })
     });

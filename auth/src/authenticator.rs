@@ -19,7 +19,8 @@ use crate::config::{AuthConfig, TokenConfig};
 use crate::credentials::secret_from_authorization;
 use crate::error::Result;
 use crate::hash::verify;
-use crate::scope::{Principal, Scope};
+use crate::scope::{Principal, Scope, TenantRefused};
+use tidewater_tenant::Tenant;
 
 /// At most this many argon2 verifications run at once.
 pub const VERIFY_CONCURRENCY: usize = 2;
@@ -40,6 +41,9 @@ pub enum Denied {
         /// The scope the request needs.
         needed: Scope,
     },
+    /// A valid token asking for a tenant it may not act for (403 /
+    /// `PERMISSION_DENIED`).
+    WrongTenant(TenantRefused),
 }
 
 impl Denied {
@@ -49,12 +53,13 @@ impl Denied {
             Denied::Missing => "authentication required: send `Authorization: Bearer <token>`".into(),
             Denied::Invalid => "invalid token".into(),
             Denied::Forbidden { token, needed } => format!("token {token:?} lacks the {needed} scope"),
+            Denied::WrongTenant(r) => format!("token {:?} may not act for tenant {:?}", r.token, r.tenant),
         }
     }
 
     /// Whether the client is unknown (401) rather than known but not allowed (403).
     pub fn is_unauthenticated(&self) -> bool {
-        !matches!(self, Denied::Forbidden { .. })
+        !matches!(self, Denied::Forbidden { .. } | Denied::WrongTenant(_))
     }
 }
 
@@ -79,18 +84,15 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator for `tokens` (hashes checked by [`AuthConfig::validate`]).
-    pub fn new(tokens: Vec<TokenConfig>) -> Self {
+    /// An authenticator for `tokens` (checked by [`AuthConfig::validate`]).
+    pub fn new(tokens: Vec<TokenConfig>) -> Result<Self> {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
         let tokens = tokens
             .into_iter()
-            .map(|t| Entry {
-                hash: t.hash,
-                principal: Arc::new(Principal { name: t.name, tenant: t.tenant, scopes: t.scopes }),
-            })
-            .collect();
-        Self { tokens, key, cache: Mutex::new(HashMap::new()), verifying: Semaphore::new(VERIFY_CONCURRENCY) }
+            .map(|t| Ok(Entry { principal: Arc::new(t.principal()?), hash: t.hash }))
+            .collect::<Result<_>>()?;
+        Ok(Self { tokens, key, cache: Mutex::new(HashMap::new()), verifying: Semaphore::new(VERIFY_CONCURRENCY) })
     }
 
     /// The authenticator for `[auth]`, or None when authentication is off.
@@ -99,7 +101,7 @@ impl Authenticator {
             return Ok(None);
         }
         cfg.validate()?;
-        Ok(Some(Arc::new(Self::new(cfg.all_tokens()?))))
+        Ok(Some(Arc::new(Self::new(cfg.all_tokens()?)?)))
     }
 
     /// The principal `secret` belongs to, or None.
@@ -146,6 +148,20 @@ impl Authenticator {
         self.check_secret(&secret, needed).await
     }
 
+    /// Check an `Authorization` value for a request that needs `needed` and
+    /// acts for the tenant `asked` names (`X-Scope-OrgID`; None: the
+    /// token's own). Returns the principal and the tenant to act for.
+    pub async fn authorize_tenant(
+        &self,
+        authorization: Option<&str>,
+        needed: Scope,
+        asked: Option<&str>,
+    ) -> Result<(Arc<Principal>, Tenant), Denied> {
+        let principal = self.authorize(authorization, needed).await?;
+        let tenant = principal.tenant_for(asked).map_err(Denied::WrongTenant)?;
+        Ok((principal, tenant))
+    }
+
     /// Check a bare secret (a PostgreSQL password) for `needed`.
     pub async fn check_secret(&self, secret: &str, needed: Scope) -> Result<Arc<Principal>, Denied> {
         let principal = self.authenticate(secret).await.ok_or(Denied::Invalid)?;
@@ -170,6 +186,7 @@ mod tests {
             hash: hash_token(secret).expect("hash"),
             scopes: scopes.to_vec(),
             tenant: "default".into(),
+            tenants: Vec::new(),
         }
     }
 
@@ -178,6 +195,7 @@ mod tests {
             token("reader", "r-secret", &[Scope::Read]),
             token("writer", "w-secret", &[Scope::Write]),
         ])
+        .expect("valid tokens")
     }
 
     #[tokio::test]

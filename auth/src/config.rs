@@ -6,7 +6,8 @@ use argon2::password_hash::PasswordHash;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::scope::Scope;
+use crate::scope::{Principal, Scope, TenantSet};
+use tidewater_tenant::Tenant;
 
 /// `[auth]` in the server configuration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -30,9 +31,29 @@ pub struct TokenConfig {
     pub hash: String,
     /// What the token may do: `read`, `write`, `admin`.
     pub scopes: Vec<Scope>,
-    /// The token's tenant (recorded with the principal; default `default`).
+    /// The token's tenant: whose data it writes and reads (default `default`).
     #[serde(default = "default_tenant")]
     pub tenant: String,
+    /// Further tenants the token may act for by sending `X-Scope-OrgID`
+    /// (or naming it as the PostgreSQL database); `["*"]`: any tenant.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+}
+
+impl TokenConfig {
+    /// The principal this token stands for (names checked by [`AuthConfig::validate`]).
+    pub fn principal(&self) -> Result<Principal> {
+        let invalid = |e: tidewater_tenant::InvalidTenant| Error::InvalidToken { name: self.name.clone(), message: e.to_string() };
+        let tenant = Tenant::new(&self.tenant).map_err(invalid)?;
+        let other_tenants = if self.tenants.iter().any(|t| t == "*") {
+            TenantSet::Any
+        } else if self.tenants.is_empty() {
+            TenantSet::None
+        } else {
+            TenantSet::Some(self.tenants.iter().map(|t| Tenant::new(t)).collect::<std::result::Result<_, _>>().map_err(invalid)?)
+        };
+        Ok(Principal { name: self.name.clone(), tenant, other_tenants, scopes: self.scopes.clone() })
+    }
 }
 
 fn default_tenant() -> String {
@@ -78,9 +99,7 @@ impl AuthConfig {
             if t.scopes.is_empty() {
                 return Err(invalid("needs at least one scope (read, write, admin)"));
             }
-            if t.tenant.is_empty() {
-                return Err(invalid("tenant is empty"));
-            }
+            t.principal()?;
             PasswordHash::new(&t.hash).map_err(|e| {
                 invalid(&format!("hash is not an argon2 PHC string ({e}); use `tidewater auth hash-token`"))
             })?;
@@ -134,5 +153,10 @@ mod tests {
         assert!(e.contains("\"x\"") && e.contains("PHC") && !e.contains("plaintext-secret"), "{e}");
         assert!(toml::from_str::<AuthConfig>("[[tokens]]\nname = \"x\"\nhash = \"h\"\nscopes = [\"root\"]\n").is_err());
         assert!(AuthConfig::default().validate().is_ok(), "off with no tokens is the default");
+        let hash = hash_token("s").expect("hash");
+        let bad_tenant: AuthConfig =
+            toml::from_str(&format!("[[tokens]]\nname = \"x\"\nhash = \"{hash}\"\nscopes = [\"read\"]\ntenant = \"A/B\"\n"))
+                .expect("parses");
+        assert!(bad_tenant.validate().unwrap_err().to_string().contains("invalid tenant"));
     }
 }

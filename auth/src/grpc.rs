@@ -81,9 +81,11 @@ where
         Box::pin(async move {
             let path = req.uri().path().to_string();
             let value = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-            match auth.authorize(value.as_deref(), grpc_scope(&path)).await {
-                Ok(principal) => {
+            let asked = req.headers().get(crate::http::TENANT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+            match auth.authorize_tenant(value.as_deref(), grpc_scope(&path), asked.as_deref()).await {
+                Ok((principal, tenant)) => {
                     req.extensions_mut().insert(principal);
+                    req.extensions_mut().insert(tenant);
                     let mut response = inner.call(req).await?;
                     if path == HANDSHAKE_PATH {
                         let bearer = value.as_deref().and_then(secret_from_authorization);

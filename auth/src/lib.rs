@@ -21,4 +21,5 @@ pub use config::{AuthConfig, TokenConfig};
 pub use credentials::secret_from_authorization;
 pub use error::{Error, Result};
 pub use headers::with_security_headers;
-pub use scope::{Principal, Scope};
+pub use scope::{Principal, Scope, TenantRefused, TenantSet};
+pub use tidewater_tenant::Tenant;

@@ -93,9 +93,19 @@ impl SeriesLimiter {
         hashes.iter().map(|h| t.admit(*h, self.max_series)).collect()
     }
 
-    /// Drop the rows of new series past the limit. Returns the refused
-    /// point count and a reason per table that refused any.
+    /// Drop the rows of new series past the limit, counted per table.
+    /// Returns the refused point count and a reason per table that refused any.
     pub fn apply(&self, writes: &mut Vec<TableWrite>) -> (usize, Vec<String>) {
+        self.filter_writes(writes, false)
+    }
+
+    /// Like [`SeriesLimiter::apply`], with every table's series counted
+    /// together against the one limit (a tenant's active series).
+    pub fn apply_as_one(&self, writes: &mut Vec<TableWrite>) -> (usize, Vec<String>) {
+        self.filter_writes(writes, true)
+    }
+
+    fn filter_writes(&self, writes: &mut Vec<TableWrite>, as_one: bool) -> (usize, Vec<String>) {
         if self.max_series == 0 {
             return (0, Vec::new());
         }
@@ -106,11 +116,27 @@ impl SeriesLimiter {
             if w.batch.schema().metadata().get(META_KIND).is_some_and(|k| k == "logs") {
                 continue;
             }
-            let hashes = series_hashes(&w.batch);
-            let t = tables.entry(w.table.clone()).or_insert_with(TableSeries::new);
+            let mut hashes = series_hashes(&w.batch);
+            let key = if as_one {
+                let table_hash = {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    w.table.hash(&mut h);
+                    h.finish()
+                };
+                hashes.iter_mut().for_each(|x| *x ^= table_hash);
+                ""
+            } else {
+                w.table.as_str()
+            };
+            if !tables.contains_key(key) {
+                tables.insert(key.to_string(), TableSeries::new());
+            }
+            let Some(t) = tables.get_mut(key) else { continue };
             t.rotate_if_due(self.window);
             let keep: Vec<bool> = hashes.iter().map(|h| t.admit(*h, self.max_series)).collect();
-            tidewater_telemetry::metrics::ACTIVE_SERIES.set(&[&w.table], t.active as f64);
+            if !as_one {
+                tidewater_telemetry::metrics::ACTIVE_SERIES.set(&[&w.table], t.active as f64);
+            }
             let dropped = keep.iter().filter(|k| !**k).count();
             if dropped == 0 {
                 continue;
@@ -190,6 +216,17 @@ mod tests {
         assert_eq!(refused, 2);
         assert!(reasons[0].contains("limit of 2 active series"));
         assert_eq!(w[0].batch.num_rows(), 2);
+    }
+
+    #[test]
+    fn as_one_counts_every_table_against_one_limit() {
+        let l = SeriesLimiter::new(3, Duration::from_secs(3600));
+        let mut other = write(&["a", "b"]);
+        other.table = "mem".into();
+        let mut w = vec![write(&["a", "b"]), other];
+        let (refused, reasons) = l.apply_as_one(&mut w);
+        assert_eq!(refused, 1, "4 series in two tables, limit 3");
+        assert!(reasons[0].starts_with("mem:"), "{reasons:?}");
     }
 
     #[test]

@@ -21,6 +21,16 @@ pub enum Error {
     /// The content encoding is not one we decode.
     #[error("unsupported content encoding {0:?}; use gzip, zstd or none")]
     UnsupportedEncoding(String),
+    /// A tenant went over one of its limits; retry after `retry_after`.
+    #[error("tenant {tenant:?} is over its limit {limit}; retry later")]
+    TenantLimit {
+        /// The tenant.
+        tenant: String,
+        /// The limit, as configured (`name = value`).
+        limit: String,
+        /// When the request may pass.
+        retry_after: std::time::Duration,
+    },
     /// The store refused or failed the write.
     #[error(transparent)]
     Storage(#[from] tidewater_storage::Error),
@@ -39,6 +49,7 @@ impl Error {
             Error::Malformed(_) | Error::UnsupportedEncoding(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Storage(e) => match e.kind() {
                 ErrorKind::Invalid => StatusCode::BAD_REQUEST,
                 ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
@@ -55,6 +66,15 @@ impl Error {
                 tonic::Status::invalid_argument(self.to_string())
             }
             Error::TooLarge { .. } => tonic::Status::resource_exhausted(self.to_string()),
+            // RESOURCE_EXHAUSTED with RetryInfo: OTLP clients retry it after the delay.
+            Error::TenantLimit { .. } => {
+                use tonic_types::{ErrorDetails, StatusExt};
+                tonic::Status::with_error_details(
+                    tonic::Code::ResourceExhausted,
+                    self.to_string(),
+                    ErrorDetails::with_retry_info(Some(self.retry_after())),
+                )
+            }
             Error::Storage(e) => match e.kind() {
                 ErrorKind::Invalid => tonic::Status::invalid_argument(self.to_string()),
                 // UNAVAILABLE with RetryInfo: OTLP clients retry after the delay.
@@ -85,8 +105,17 @@ impl Error {
         }
     }
 
-    /// Whether the client should retry later (overload, shutdown).
+    /// Whether the client should retry later (overload, shutdown, a tenant's rate).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Storage(e) if matches!(e.kind(), ErrorKind::Overloaded | ErrorKind::Unavailable))
+        matches!(self, Error::TenantLimit { .. })
+            || matches!(self, Error::Storage(e) if matches!(e.kind(), ErrorKind::Overloaded | ErrorKind::Unavailable))
+    }
+
+    /// How long a client should wait before retrying (`Retry-After`).
+    pub fn retry_after(&self) -> std::time::Duration {
+        match self {
+            Error::TenantLimit { retry_after, .. } => *retry_after,
+            _ => std::time::Duration::from_secs(RETRY_AFTER_SECS),
+        }
     }
 }

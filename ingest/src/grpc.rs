@@ -21,6 +21,7 @@ use tonic::body::Body;
 use tonic::codec::{BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::Status;
+use tidewater_tenant::Tenant;
 
 use crate::service::Ingester;
 
@@ -36,7 +37,7 @@ pub trait Signal: Send + Sync + 'static {
     /// Response message.
     type Response: Message + Send + 'static;
     /// Handle one decoded request.
-    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>>;
+    fn export(ingester: Ingester, tenant: Tenant, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>>;
 }
 
 /// `opentelemetry.proto.collector.metrics.v1.MetricsService`.
@@ -47,8 +48,8 @@ impl Signal for Metrics {
     const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
-    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
-        Box::pin(async move { ingester.export_metrics(req).await })
+    fn export(ingester: Ingester, tenant: Tenant, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
+        Box::pin(async move { ingester.export_metrics(&tenant, req).await })
     }
 }
 
@@ -60,8 +61,8 @@ impl Signal for Logs {
     const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
-    fn export(ingester: Ingester, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
-        Box::pin(async move { ingester.export_logs(req).await })
+    fn export(ingester: Ingester, tenant: Tenant, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
+        Box::pin(async move { ingester.export_logs(&tenant, req).await })
     }
 }
 
@@ -136,8 +137,13 @@ impl<S: Signal> UnaryService<S::Request> for Unary<S> {
 
     fn call(&mut self, request: tonic::Request<S::Request>) -> Self::Future {
         let ingester = self.0.clone();
+        // The auth layer puts the tenant on the request; none when auth is off.
+        let tenant = request.extensions().get::<Tenant>().cloned().unwrap_or_default();
         Box::pin(async move {
-            S::export(ingester, request.into_inner()).await.map(tonic::Response::new).map_err(|e| e.grpc_status())
+            S::export(ingester, tenant, request.into_inner())
+                .await
+                .map(tonic::Response::new)
+                .map_err(|e| e.grpc_status())
         })
     }
 }

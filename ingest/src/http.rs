@@ -6,13 +6,15 @@ use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::Extension;
+use tidewater_tenant::Tenant;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use prost::Message;
 
-use crate::error::{Error, Result, RETRY_AFTER_SECS};
+use crate::error::{Error, Result};
 use crate::grpc::{Logs, Metrics, Signal};
 use crate::remote_write;
 use crate::service::Ingester;
@@ -49,7 +51,12 @@ pub fn router(ingester: Ingester) -> Router {
 }
 
 /// `POST /v1/metrics` and `/v1/logs`: decode, hand to the signal's export, answer.
-async fn export<S: Signal>(State(ingester): State<Ingester>, headers: HeaderMap, body: Bytes) -> Response
+async fn export<S: Signal>(
+    State(ingester): State<Ingester>,
+    tenant: Option<Extension<Tenant>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response
 where
     S::Request: serde::de::DeserializeOwned,
     S::Response: serde::Serialize,
@@ -61,7 +68,7 @@ where
     let result = async {
         let body = decompress(&headers, body, ingester.limits().max_request_bytes)?;
         let req: S::Request = decode(format, &body)?;
-        S::export(ingester, req).await
+        S::export(ingester, tenant_of(tenant), req).await
     }
     .await;
     match result {
@@ -95,6 +102,11 @@ fn json_body<T: serde::Serialize>(resp: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(&v).map_err(|e| Error::Malformed(e.to_string()))
 }
 
+/// The tenant the auth layer put on the request; the default one when auth is off.
+fn tenant_of(tenant: Option<Extension<Tenant>>) -> Tenant {
+    tenant.map(|Extension(t)| t).unwrap_or_default()
+}
+
 /// Refuse a request before its body is read when too many are in flight.
 async fn admit(
     State(ingester): State<Ingester>,
@@ -107,8 +119,13 @@ async fn admit(
     }
 }
 
-async fn prometheus_remote_write(State(ingester): State<Ingester>, headers: HeaderMap, body: Bytes) -> Response {
-    match remote_write::handle(&ingester, &headers, &body).await {
+async fn prometheus_remote_write(
+    State(ingester): State<Ingester>,
+    tenant: Option<Extension<Tenant>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match remote_write::handle(&ingester, &tenant_of(tenant), &headers, &body).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => text_error_response(&e),
     }
@@ -162,7 +179,7 @@ fn error_response(format: Format, e: &Error) -> Response {
     };
     *resp.status_mut() = status;
     if e.is_retryable() {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(e.retry_after().as_secs().max(1)));
     }
     resp
 }
@@ -172,7 +189,7 @@ fn text_error_response(e: &Error) -> Response {
     let mut resp =
         (e.http_status(), [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], e.public_message()).into_response();
     if e.is_retryable() {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(e.retry_after().as_secs().max(1)));
     }
     resp
 }

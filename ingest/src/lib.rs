@@ -17,6 +17,9 @@ pub mod normalize;
 pub mod preprocess;
 pub mod remote_write;
 mod service;
+mod tenant_limits;
 
 pub use error::{Error, Result};
 pub use service::{IngestLimits, Ingester, Stored};
+pub use tenant_limits::TenantLimiter;
+pub use tidewater_tenant::Tenant;

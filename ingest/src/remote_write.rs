@@ -19,6 +19,7 @@ use axum::http::{header, HeaderMap};
 use prost::Message;
 use tidewater_storage::schema::{self as cols, time_type};
 use tidewater_storage::TableWrite;
+use tidewater_tenant::Tenant;
 
 use crate::error::{Error, Result};
 use crate::metrics::{Converted, PointLimits};
@@ -124,14 +125,14 @@ pub struct Outcome {
 /// whole request would resend the same bad samples forever while the good
 /// ones behind them queue up. Errors are for the request as a whole:
 /// malformed body (400), too large (413), overloaded store (429/503).
-pub async fn handle(ingester: &Ingester, headers: &HeaderMap, body: &[u8]) -> Result<Outcome> {
+pub async fn handle(ingester: &Ingester, tenant: &Tenant, headers: &HeaderMap, body: &[u8]) -> Result<Outcome> {
     check_headers(headers)?;
     let mut req = decode(body, ingester.limits().max_request_bytes)?;
     let refused = ingester.preprocess_remote_write(&mut req);
     let mut converted = convert(&req, &ingester.limits().point);
     drop(req);
     refused.add_to(&mut converted);
-    let s = ingester.store(converted, "remote_write").await?;
+    let s = ingester.store(tenant, converted, "remote_write").await?;
     if s.rejected > 0 {
         tracing::warn!(accepted = s.accepted, rejected = s.rejected, reasons = %s.message, "remote write: samples rejected, rest stored");
     }
@@ -466,7 +467,7 @@ mod tests {
         let store = Store::open(StoreConfig::new(dir.path())).expect("open store");
         let ingester = Ingester::new(store.clone(), IngestLimits::default());
         let body = encode(&request()).expect("encode");
-        let outcome = handle(&ingester, &HeaderMap::new(), &body).await.expect("handle");
+        let outcome = handle(&ingester, &Tenant::default_tenant(), &HeaderMap::new(), &body).await.expect("handle");
         assert_eq!(outcome, Outcome { accepted: 4, rejected: 5 });
         let snap = store.snapshot_table("http_requests_total").expect("snapshot").expect("table exists");
         assert_eq!(snap.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);

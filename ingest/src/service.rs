@@ -18,6 +18,8 @@ use crate::logs;
 use crate::metrics::{self, Converted, PointLimits};
 use crate::preprocess::{Preprocess, Refused};
 use crate::remote_write::WriteRequest;
+use crate::tenant_limits::TenantLimiter;
+use tidewater_tenant::{TenancyConfig, Tenant};
 
 /// Request-level limits.
 #[derive(Debug, Clone)]
@@ -64,6 +66,7 @@ pub struct Ingester {
     series: Arc<SeriesLimiter>,
     inflight: Arc<tokio::sync::Semaphore>,
     preprocess: Option<Arc<dyn Preprocess>>,
+    tenants: Arc<TenantLimiter>,
 }
 
 impl Ingester {
@@ -71,7 +74,13 @@ impl Ingester {
     pub fn new(store: Arc<Store>, limits: IngestLimits) -> Self {
         let series = Arc::new(SeriesLimiter::new(limits.max_series_per_table, Duration::from_secs(3600)));
         let inflight = Arc::new(tokio::sync::Semaphore::new(limits.max_inflight_requests.max(1)));
-        Self { store, limits, series, inflight, preprocess: None }
+        Self { store, limits, series, inflight, preprocess: None, tenants: Arc::default() }
+    }
+
+    /// Apply the per-tenant limits of `config`.
+    pub fn with_tenancy(mut self, config: TenancyConfig) -> Self {
+        self.tenants = Arc::new(TenantLimiter::new(config));
+        self
     }
 
     /// Run `p` on every request before conversion (the pipeline step).
@@ -105,12 +114,16 @@ impl Ingester {
 
     /// Store a metrics request; points that break a rule are reported in the
     /// partial success, everything else is durable when this returns.
-    pub async fn export_metrics(&self, mut req: ExportMetricsServiceRequest) -> Result<ExportMetricsServiceResponse> {
+    pub async fn export_metrics(
+        &self,
+        tenant: &Tenant,
+        mut req: ExportMetricsServiceRequest,
+    ) -> Result<ExportMetricsServiceResponse> {
         let refused = self.preprocess.as_ref().map(|p| p.metrics(&mut req)).unwrap_or_default();
         let mut converted = metrics::convert(&req, &self.limits.point);
         drop(req);
         refused.add_to(&mut converted);
-        let s = self.store(converted, "metrics").await?;
+        let s = self.store(tenant, converted, "metrics").await?;
         let partial_success = (s.rejected > 0).then_some(ExportMetricsPartialSuccess {
             rejected_data_points: s.rejected as i64,
             error_message: s.message,
@@ -120,25 +133,35 @@ impl Ingester {
 
     /// Store a logs request into the `logs` table; records that break a rule
     /// are reported in the partial success.
-    pub async fn export_logs(&self, mut req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
+    pub async fn export_logs(&self, tenant: &Tenant, mut req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
         let refused = self.preprocess.as_ref().map(|p| p.logs(&mut req)).unwrap_or_default();
         let mut converted = logs::convert(&req, self.limits.max_request_bytes);
         drop(req);
         refused.add_to(&mut converted);
-        let s = self.store(converted, "logs").await?;
+        let s = self.store(tenant, converted, "logs").await?;
         let partial_success = (s.rejected > 0)
             .then_some(ExportLogsPartialSuccess { rejected_log_records: s.rejected as i64, error_message: s.message });
         Ok(ExportLogsServiceResponse { partial_success })
     }
 
-    /// Apply the series limit and write converted rows; every refusal
-    /// (conversion, limits, schema clashes) is counted with its reason.
-    pub async fn store(&self, mut converted: Converted, signal: &'static str) -> Result<Stored> {
+    /// Write converted rows into `tenant`'s tables, after its rate limit
+    /// (over it, the whole request is refused, retryable) and the series
+    /// limits (new series past them are dropped and reported); every
+    /// refusal (conversion, limits, schema clashes) is counted with its reason.
+    pub async fn store(&self, tenant: &Tenant, mut converted: Converted, signal: &'static str) -> Result<Stored> {
         let mut writes = std::mem::take(&mut converted.writes);
+        let samples: usize = writes.iter().map(|w| w.batch.num_rows()).sum();
+        self.tenants.take_samples(tenant, samples)?;
+        if !tenant.is_default() {
+            writes.iter_mut().for_each(|w| w.table = tenant.storage_name(&w.table));
+        }
         let (over_limit, limit_reasons) = self.series.apply(&mut writes);
+        let (over_tenant_limit, tenant_reasons) = self.tenants.apply_series_limit(tenant, &mut writes);
+        let over_limit = over_limit + over_tenant_limit;
         let mut rejected = converted.rejected + over_limit;
         let mut reasons = converted.reasons;
         reasons.extend(limit_reasons);
+        reasons.extend(tenant_reasons);
         let mut accepted = 0;
         let rejected_points = &tidewater_telemetry::metrics::INGEST_REJECTED;
         rejected_points.add(&[signal, "invalid"], converted.rejected as u64);
@@ -157,6 +180,7 @@ impl Ingester {
             for (table, rows, reason) in outcome.rejected {
                 rejected += rows;
                 rejected_points.add(&[signal, "schema_conflict"], rows as u64);
+                let table = tenant.local_name(&table).unwrap_or(&table);
                 reasons.push(format!("{table}: {reason}"));
             }
         }

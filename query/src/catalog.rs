@@ -9,6 +9,7 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::Result;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use tidewater_storage::Store;
+use tidewater_tenant::Tenant;
 
 use crate::rollup::{split_storage_name, storage_name};
 use crate::table::MetricTable;
@@ -18,33 +19,49 @@ pub const CATALOG: &str = "tidewater";
 /// Schema holding the metric tables and `logs`.
 pub const SCHEMA: &str = "public";
 
-/// Lists the store's tables and hands out providers for them. Without a
-/// namespace it lists the metric tables (names without a `.`); with one, the
-/// tables stored as `{namespace}.{table}` (a rollup), by their short names.
+/// Lists one tenant's tables of the store and hands out providers for
+/// them. Without a namespace it lists the metric tables (names without a
+/// `.`); with one, the tables stored as `{namespace}.{table}` (a rollup), by
+/// their short names. Names of other tenants' tables are neither listed
+/// nor opened, however they are qualified or spelled.
 #[derive(Debug)]
 pub struct StoreSchema {
     store: Arc<Store>,
     segments_url: ObjectStoreUrl,
+    tenant: Tenant,
     namespace: Option<String>,
 }
 
 impl StoreSchema {
-    /// A schema provider over the metric tables of `store`.
-    pub fn new(store: Arc<Store>, segments_url: ObjectStoreUrl) -> Self {
-        Self { store, segments_url, namespace: None }
+    /// A schema provider over `tenant`'s metric tables of `store`.
+    pub fn new(store: Arc<Store>, segments_url: ObjectStoreUrl, tenant: Tenant) -> Self {
+        Self { store, segments_url, tenant, namespace: None }
     }
 
-    /// A schema provider over the tables of `store` stored as `{namespace}.{table}`.
+    /// A schema provider over the default tenant's tables of `store` stored
+    /// as `{namespace}.{table}`.
     pub fn namespaced(store: Arc<Store>, segments_url: ObjectStoreUrl, namespace: &str) -> Self {
-        Self { store, segments_url, namespace: Some(namespace.to_string()) }
+        Self { store, segments_url, tenant: Tenant::default_tenant(), namespace: Some(namespace.to_string()) }
     }
 
     /// The storage name of table `name` of this schema, if it can exist here.
     fn storage_name(&self, name: &str) -> Option<String> {
+        if name.contains('.') || name.contains(tidewater_tenant::SEPARATOR) {
+            return None;
+        }
+        let local = match &self.namespace {
+            None => name.to_string(),
+            Some(ns) => storage_name(ns, name),
+        };
+        Some(self.tenant.storage_name(&local))
+    }
+
+    /// The name in this schema of storage name `stored`, if it belongs here.
+    fn local_name<'a>(&self, stored: &'a str) -> Option<&'a str> {
+        let local = self.tenant.local_name(stored)?;
         match &self.namespace {
-            _ if name.contains('.') => None,
-            None => Some(name.to_string()),
-            Some(ns) => Some(storage_name(ns, name)),
+            None => (!local.contains('.')).then_some(local),
+            Some(ns) => local.strip_prefix(ns.as_str())?.strip_prefix('.'),
         }
     }
 }
@@ -52,13 +69,7 @@ impl StoreSchema {
 #[async_trait]
 impl SchemaProvider for StoreSchema {
     fn table_names(&self) -> Vec<String> {
-        let names = self.store.table_names().into_iter();
-        match &self.namespace {
-            None => names.filter(|n| !n.contains('.')).collect(),
-            Some(ns) => {
-                names.filter_map(|n| n.strip_prefix(ns.as_str())?.strip_prefix('.').map(str::to_string)).collect()
-            }
-        }
+        self.store.table_names().iter().filter_map(|n| self.local_name(n).map(str::to_string)).collect()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
@@ -79,13 +90,15 @@ impl SchemaProvider for StoreSchema {
 pub const MONITORING_SCHEMA: &str = tidewater_telemetry::SCHEMA;
 
 /// Register a `rollup_<name>` schema on `catalog` for every rollup that has
-/// tables in `store`, and the [`MONITORING_SCHEMA`] once it has tables.
+/// tables in `store`, and the [`MONITORING_SCHEMA`] once it has tables (both
+/// the default tenant's: rollups and self-monitoring run for it alone).
 pub fn register_rollup_schemas(
     catalog: &dyn CatalogProvider,
     store: &Arc<Store>,
     segments_url: &ObjectStoreUrl,
 ) -> Result<()> {
-    let names = store.table_names();
+    let default = Tenant::default_tenant();
+    let names: Vec<String> = store.table_names().into_iter().filter(|n| default.local_name(n).is_some()).collect();
     let schemas: BTreeSet<&str> = names
         .iter()
         .filter_map(|n| {

@@ -17,7 +17,9 @@ use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStor
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use std::collections::HashMap;
 use tidewater_storage::Store;
+use tidewater_tenant::{TenancyConfig, Tenant};
 
 use futures::TryStreamExt;
 use tokio::sync::Semaphore;
@@ -46,6 +48,8 @@ pub struct QueryConfig {
     pub max_result_rows: usize,
     /// Runtime the queries execute on, apart from ingest (None: the caller's).
     pub runtime: Option<tokio::runtime::Handle>,
+    /// Per-tenant limits (concurrency, memory, timeout) within the above.
+    pub tenancy: TenancyConfig,
 }
 
 impl Default for QueryConfig {
@@ -56,6 +60,7 @@ impl Default for QueryConfig {
             max_concurrent_queries: 16,
             max_result_rows: 1_000_000,
             runtime: None,
+            tenancy: TenancyConfig::default(),
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct QueryEngine {
     registry: Arc<DefaultObjectStoreRegistry>,
     segments_url: ObjectStoreUrl,
     permits: Arc<Semaphore>,
+    /// Per-tenant concurrency permits, for tenants with a limit.
+    tenant_permits: Arc<parking_lot::Mutex<HashMap<Tenant, Arc<Semaphore>>>>,
     log: Arc<QueryLog>,
     system_tables: crate::system::ExtraTables,
     /// Parquet footers and page indexes of segments, shared by all queries
@@ -100,6 +107,7 @@ impl QueryEngine {
             registry,
             segments_url,
             permits,
+            tenant_permits: Arc::default(),
             log: Arc::new(QueryLog::default()),
             system_tables: Default::default(),
             metadata_cache: Arc::new(DefaultCache::new(METADATA_CACHE_BYTES).with_name("tidewater_segment_metadata")),
@@ -114,14 +122,27 @@ impl QueryEngine {
     /// A session for one query (not admitted: no permit, not in
     /// `system.queries`; for planning and metadata).
     pub fn context(&self) -> Result<SessionContext> {
-        self.build_context(None)
+        self.build_context(&Tenant::default_tenant(), None)
     }
 
-    /// A session, with `stats` attached for the table scans to count into.
-    fn build_context(&self, stats: Option<Arc<ScanStats>>) -> Result<SessionContext> {
+    /// Like [`QueryEngine::context`], for `tenant`'s tables.
+    pub fn tenant_context(&self, tenant: &Tenant) -> Result<SessionContext> {
+        self.build_context(tenant, None)
+    }
+
+    /// A session over `tenant`'s tables, with `stats` attached for the
+    /// table scans to count into. The default tenant's catalog also holds
+    /// the rollup and self-monitoring schemas and the other crates'
+    /// system tables (alerts, pipelines); another tenant's holds its own
+    /// tables, and `system` tables filtered to it.
+    fn build_context(&self, tenant: &Tenant, stats: Option<Arc<ScanStats>>) -> Result<SessionContext> {
+        let limits = self.config.tenancy.limits_of(tenant);
+        let memory = limits
+            .query_memory_bytes()
+            .map_or(self.config.memory_limit_bytes, |m| (m as usize).min(self.config.memory_limit_bytes));
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(self.registry.clone())
-            .with_memory_pool(Arc::new(FairSpillPool::new(self.config.memory_limit_bytes)))
+            .with_memory_pool(Arc::new(FairSpillPool::new(memory)))
             .with_cache_manager(
                 CacheManagerConfig::default()
                     .with_file_metadata_cache(Some(self.metadata_cache.clone()))
@@ -140,10 +161,15 @@ impl QueryEngine {
         let ctx = SessionContext::new_with_state(state);
         crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();
-        catalog.register_schema(SCHEMA, Arc::new(StoreSchema::new(self.store.clone(), self.segments_url.clone())))?;
-        let system = SystemSchema::new(self.store.clone(), self.log.clone()).with_extra(self.system_tables.clone());
-        catalog.register_schema(SYSTEM, Arc::new(system))?;
-        crate::catalog::register_rollup_schemas(&catalog, &self.store, &self.segments_url)?;
+        let tables = StoreSchema::new(self.store.clone(), self.segments_url.clone(), tenant.clone());
+        catalog.register_schema(SCHEMA, Arc::new(tables))?;
+        let system = SystemSchema::new(self.store.clone(), self.log.clone(), tenant.clone());
+        if tenant.is_default() {
+            catalog.register_schema(SYSTEM, Arc::new(system.with_extra(self.system_tables.clone())))?;
+            crate::catalog::register_rollup_schemas(&catalog, &self.store, &self.segments_url)?;
+        } else {
+            catalog.register_schema(SYSTEM, Arc::new(system))?;
+        }
         ctx.register_catalog(CATALOG, Arc::new(catalog));
         Ok(ctx)
     }
@@ -153,13 +179,41 @@ impl QueryEngine {
     /// fix its deadline (`timeout`, capped by the configured one). Every
     /// protocol runs its queries through an admission; see [`Admission`].
     pub fn admit(&self, sql: &str, timeout: Option<Duration>) -> Result<Admission> {
+        self.admit_as(&Tenant::default_tenant(), sql, timeout)
+    }
+
+    /// Like [`QueryEngine::admit`], for a query acting for `tenant`: it
+    /// sees only that tenant's tables, and the tenant's limits (concurrent
+    /// queries, memory, timeout) apply besides the engine's.
+    pub fn admit_as(&self, tenant: &Tenant, sql: &str, timeout: Option<Duration>) -> Result<Admission> {
+        let limits = self.config.tenancy.limits_of(tenant);
+        let tenant_permit = match limits.max_concurrent_queries() {
+            None => None,
+            Some(max) => {
+                let semaphore = self
+                    .tenant_permits
+                    .lock()
+                    .entry(tenant.clone())
+                    .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
+                    .clone();
+                let permit = semaphore.try_acquire_owned().map_err(|_| Error::TenantLimit {
+                    tenant: tenant.to_string(),
+                    limit: format!("max_concurrent_queries = {max}"),
+                })?;
+                Some(permit)
+            }
+        };
         let permit = self
             .permits
             .clone()
             .try_acquire_owned()
             .map_err(|_| Error::TooManyQueries(self.config.max_concurrent_queries))?;
-        let timeout = timeout.map_or(self.config.timeout, |t| t.min(self.config.timeout));
-        Ok(Admission::new(self.clone(), permit, self.log.clone(), sql, timeout))
+        let mut cap = self.config.timeout;
+        if let Some(t) = limits.query_timeout() {
+            cap = cap.min(t);
+        }
+        let timeout = timeout.map_or(cap, |t| t.min(cap));
+        Ok(Admission::new(self.clone(), tenant.clone(), (permit, tenant_permit), self.log.clone(), sql, timeout))
     }
 
     /// Run `sql` (read-only: no DDL, no DML, so no `COPY TO` files and no

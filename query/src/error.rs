@@ -19,6 +19,14 @@ pub enum Error {
     /// Too many queries are running.
     #[error("too many queries running (limit {0}); retry later")]
     TooManyQueries(usize),
+    /// A tenant is over one of its limits (e.g. its concurrent queries).
+    #[error("tenant {tenant:?} is over its limit {limit}; retry later")]
+    TenantLimit {
+        /// The tenant.
+        tenant: String,
+        /// The limit, as configured (`name = value`).
+        limit: String,
+    },
     /// The result has more rows than allowed.
     #[error("the result has more than max_result_rows = {0} rows; add a LIMIT or aggregate")]
     ResultTooLarge(usize),
@@ -34,7 +42,11 @@ impl Error {
     /// Whether the user's request caused the error (as opposed to a fault of ours).
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::BadRequest(_) | Error::Timeout(_) | Error::TooManyQueries(_) | Error::ResultTooLarge(_) => true,
+            Error::BadRequest(_)
+            | Error::Timeout(_)
+            | Error::TooManyQueries(_)
+            | Error::TenantLimit { .. }
+            | Error::ResultTooLarge(_) => true,
             Error::Task(_) => false,
             Error::DataFusion(e) => is_user_df_error(e.find_root()),
         }
@@ -44,7 +56,7 @@ impl Error {
     pub fn http_status(&self) -> StatusCode {
         match self {
             Error::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Error::TooManyQueries(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyQueries(_) | Error::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             e if e.is_user_error() => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

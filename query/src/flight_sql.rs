@@ -46,6 +46,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionContext};
 use futures::{Stream, TryStreamExt};
 use prost::Message;
+use tidewater_tenant::Tenant;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::engine::QueryEngine;
@@ -93,8 +94,9 @@ impl FlightSqlServer {
         FlightServiceServer::new(self)
     }
 
-    fn context(&self) -> Result<SessionContext, Status> {
-        self.engine.context().map_err(|e| status(&e))
+    /// A session over the tables of the tenant `request` acts for.
+    fn context<T>(&self, request: &Request<T>) -> Result<SessionContext, Status> {
+        self.engine.tenant_context(&tenant_of(request)).map_err(|e| status(&e))
     }
 
     /// Plan `handle` for its schema only (no execution, so not admitted),
@@ -112,9 +114,10 @@ impl FlightSqlServer {
         &self,
         handle: &Handle,
         ticket: Bytes,
-        descriptor: FlightDescriptor,
+        request: Request<FlightDescriptor>,
     ) -> Result<FlightInfo, Status> {
-        let ctx = self.context()?;
+        let ctx = self.context(&request)?;
+        let descriptor = request.into_inner();
         let df = self.plan_only(&ctx, handle).await?;
         let schema = flight_schema(df.schema().as_arrow());
         let endpoint = FlightEndpoint::new().with_ticket(Ticket::new(ticket));
@@ -127,8 +130,8 @@ impl FlightSqlServer {
 
     /// Run a query and stream its batches, admitted like every query
     /// (concurrency permit, `system.queries`, timeout, `max_result_rows`).
-    async fn run(&self, handle: Handle) -> Result<Response<DoGetStream>, Status> {
-        let admission = self.engine.admit(&handle.sql, None).map_err(|e| status(&e))?;
+    async fn run(&self, tenant: &Tenant, handle: Handle) -> Result<Response<DoGetStream>, Status> {
+        let admission = self.engine.admit_as(tenant, &handle.sql, None).map_err(|e| status(&e))?;
         let stream = self
             .engine
             .run(admission, move |ctx| async move { plan(&ctx, &handle).await })
@@ -142,8 +145,7 @@ impl FlightSqlServer {
 
     /// Every table the session knows, as `information_schema.tables` lists
     /// them (so `information_schema` itself is included).
-    async fn tables(&self, with_schema: bool) -> Result<Vec<TableEntry>, Status> {
-        let ctx = self.context()?;
+    async fn tables(&self, ctx: SessionContext, with_schema: bool) -> Result<Vec<TableEntry>, Status> {
         let sql = "SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables";
         let batches =
             ctx.sql(sql).await.map_err(|e| status(&e.into()))?.collect().await.map_err(|e| status(&e.into()))?;
@@ -184,6 +186,11 @@ impl FlightSqlServer {
 }
 
 /// Plan `handle` read-only: no DDL, no DML, no other statements.
+/// The tenant the auth layer put on `request`; the default one when auth is off.
+fn tenant_of<T>(request: &Request<T>) -> Tenant {
+    request.extensions().get::<Tenant>().cloned().unwrap_or_default()
+}
+
 async fn plan(ctx: &SessionContext, handle: &Handle) -> Result<DataFrame> {
     let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
     let df = ctx.sql_with_options(&numbered_placeholders(&handle.sql), options).await?;
@@ -222,7 +229,7 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<Response<FlightInfo>, Status> {
         let handle = Handle { sql: query.query, params: None };
         let ticket = TicketStatementQuery { statement_handle: handle.encode()? }.as_any().encode_to_vec();
-        Ok(Response::new(self.query_info(&handle, ticket.into(), request.into_inner()).await?))
+        Ok(Response::new(self.query_info(&handle, ticket.into(), request).await?))
     }
 
     async fn get_flight_info_prepared_statement(
@@ -232,7 +239,7 @@ impl FlightSqlService for FlightSqlServer {
     ) -> Result<Response<FlightInfo>, Status> {
         let handle = Handle::decode(&cmd.prepared_statement_handle)?;
         let ticket = cmd.as_any().encode_to_vec();
-        Ok(Response::new(self.query_info(&handle, ticket.into(), request.into_inner()).await?))
+        Ok(Response::new(self.query_info(&handle, ticket.into(), request).await?))
     }
 
     async fn get_flight_info_catalogs(
@@ -283,26 +290,26 @@ impl FlightSqlService for FlightSqlServer {
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.run(Handle::decode(&ticket.statement_handle)?).await
+        self.run(&tenant_of(&request), Handle::decode(&ticket.statement_handle)?).await
     }
 
     async fn do_get_prepared_statement(
         &self,
         query: CommandPreparedStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        self.run(Handle::decode(&query.prepared_statement_handle)?).await
+        self.run(&tenant_of(&request), Handle::decode(&query.prepared_statement_handle)?).await
     }
 
     async fn do_get_catalogs(
         &self,
         query: CommandGetCatalogs,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let mut builder = query.into_builder();
-        for name in self.context()?.catalog_names() {
+        for name in self.context(&request)?.catalog_names() {
             builder.append(name);
         }
         batch_response(builder.schema(), builder.build())
@@ -311,9 +318,9 @@ impl FlightSqlService for FlightSqlServer {
     async fn do_get_schemas(
         &self,
         query: CommandGetDbSchemas,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let ctx = self.context()?;
+        let ctx = self.context(&request)?;
         let mut builder = query.into_builder();
         for catalog_name in ctx.catalog_names() {
             if let Some(catalog) = ctx.catalog(&catalog_name) {
@@ -331,10 +338,10 @@ impl FlightSqlService for FlightSqlServer {
     async fn do_get_tables(
         &self,
         query: CommandGetTables,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let mut builder = query.into_builder();
-        for t in self.tables(builder.include_schema()).await? {
+        for t in self.tables(self.context(&request)?, builder.include_schema()).await? {
             builder.append(t.catalog, t.schema, t.table, t.kind, &t.arrow_schema).map_err(flight_status)?;
         }
         batch_response(builder.schema(), builder.build())
@@ -382,10 +389,10 @@ impl FlightSqlService for FlightSqlServer {
     async fn do_action_create_prepared_statement(
         &self,
         query: ActionCreatePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let handle = Handle { sql: query.query, params: None };
-        let ctx = self.context()?;
+        let ctx = self.context(&request)?;
         let df = self.plan_only(&ctx, &handle).await?;
         let mut params: Vec<(String, Option<DataType>)> =
             df.logical_plan().get_parameter_types().map_err(|e| status(&e.into()))?.into_iter().collect();
@@ -419,7 +426,9 @@ impl FlightSqlService for FlightSqlServer {
 pub fn status(e: &Error) -> Status {
     match e {
         Error::Timeout(_) => Status::deadline_exceeded(e.to_string()),
-        Error::TooManyQueries(_) | Error::ResultTooLarge(_) => Status::resource_exhausted(e.to_string()),
+        Error::TooManyQueries(_) | Error::TenantLimit { .. } | Error::ResultTooLarge(_) => {
+            Status::resource_exhausted(e.to_string())
+        }
         e if e.is_user_error() => Status::invalid_argument(e.to_string()),
         e => {
             tracing::error!(error = %e, "flight sql request failed");

@@ -11,7 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use tidewater_tenant::Tenant;
 use datafusion::arrow::array::RecordBatch;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
@@ -34,12 +35,22 @@ pub fn router(engine: QueryEngine) -> Router {
     Router::new().route("/api/v1/sql", get(sql_get).post(sql_post)).with_state(engine)
 }
 
-async fn sql_get(State(engine): State<QueryEngine>, Query(params): Query<Params>) -> Response {
-    run(&engine, params.query, params.format, params.timeout_ms).await
+async fn sql_get(
+    State(engine): State<QueryEngine>,
+    tenant: Option<Extension<Tenant>>,
+    Query(params): Query<Params>,
+) -> Response {
+    run(&engine, &tenant_of(tenant), params.query, params.format, params.timeout_ms).await
+}
+
+/// The tenant the auth layer put on the request; the default one when auth is off.
+fn tenant_of(tenant: Option<Extension<Tenant>>) -> Tenant {
+    tenant.map(|Extension(t)| t).unwrap_or_default()
 }
 
 async fn sql_post(
     State(engine): State<QueryEngine>,
+    tenant: Option<Extension<Tenant>>,
     Query(params): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -57,7 +68,8 @@ async fn sql_post(
             Err(_) => return error(&Error::BadRequest("query is not valid UTF-8".into())),
         }
     };
-    run(&engine, query.or(params.query), params.format.or(fmt), params.timeout_ms.or(timeout)).await
+    let tenant = tenant_of(tenant);
+    run(&engine, &tenant, query.or(params.query), params.format.or(fmt), params.timeout_ms.or(timeout)).await
 }
 
 /// Admit, run and stream the answer. If the client goes away, axum drops
@@ -67,7 +79,13 @@ async fn sql_post(
 /// errors up to then get their own status (400, 408, 429, 500). Later the
 /// answer is already 200: a JSON answer then ends with an `"error"` member,
 /// a CSV or Arrow answer is cut (the client sees an incomplete body).
-async fn run(engine: &QueryEngine, query: Option<String>, fmt: Option<String>, timeout_ms: Option<u64>) -> Response {
+async fn run(
+    engine: &QueryEngine,
+    tenant: &Tenant,
+    query: Option<String>,
+    fmt: Option<String>,
+    timeout_ms: Option<u64>,
+) -> Response {
     let Some(query) = query.filter(|q| !q.trim().is_empty()) else {
         return error(&Error::BadRequest("missing query: send {\"query\": \"SELECT ...\"}".into()));
     };
@@ -76,7 +94,7 @@ async fn run(engine: &QueryEngine, query: Option<String>, fmt: Option<String>, t
         return error(&Error::BadRequest(format!("unknown format {fmt:?}; use json, csv or arrow")));
     };
     let timeout = timeout_ms.map(std::time::Duration::from_millis);
-    let admission = match engine.admit(&query, timeout) {
+    let admission = match engine.admit_as(tenant, &query, timeout) {
         Ok(a) => a,
         Err(e) => return error(&e),
     };
@@ -157,5 +175,9 @@ fn describe(e: &Error) -> (StatusCode, String) {
 
 fn error(e: &Error) -> Response {
     let (status, message) = describe(e);
-    (status, Json(json!({ "error": message }))).into_response()
+    let mut response = (status, Json(json!({ "error": message }))).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
 }

@@ -3,6 +3,7 @@
 //!
 //! Bounded: at most `RECENT` finished queries are kept.
 
+use tidewater_tenant::Tenant;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct QueryEntry {
     pub segments_pruned_by_attributes: u64,
     /// Error text, if any.
     pub error: Option<String>,
+    /// The tenant the query acted for.
+    pub tenant: Tenant,
     started: Instant,
     stats: Arc<ScanStats>,
     live_rows: Arc<AtomicU64>,
@@ -115,7 +118,7 @@ struct Inner {
 
 impl QueryLog {
     /// Record a query as started.
-    pub fn start(&self, sql: &str) -> Started {
+    pub fn start(&self, tenant: &Tenant, sql: &str) -> Started {
         let mut text = sql.to_string();
         if text.len() > 4096 {
             let mut cut = 4096;
@@ -135,6 +138,7 @@ impl QueryLog {
             QueryEntry {
                 id,
                 sql: text,
+                tenant: tenant.clone(),
                 started_ns,
                 state: "running",
                 duration_ms: 0,
@@ -191,7 +195,7 @@ mod tests {
     #[test]
     fn finished_entries_keep_their_counters() {
         let log = QueryLog::default();
-        let q = log.start("SELECT 1");
+        let q = log.start(&Tenant::default_tenant(), "SELECT 1");
         q.stats.add_segments(2, 5, 0);
         q.rows.fetch_add(7, Ordering::Relaxed);
         let running = log.entries();

@@ -24,19 +24,21 @@ use tidewater_storage::schema::{
     time_type, META_DESCRIPTION, META_KIND, META_MONOTONIC, META_ORIGINAL_NAME, META_TEMPORALITY, META_UNIT,
 };
 use tidewater_storage::Store;
+use tidewater_tenant::Tenant;
 
 use crate::query_log::QueryLog;
 
 /// Schema name of the system tables.
 pub const SYSTEM: &str = "system";
 
-type Builder = fn(&Store, &QueryLog) -> Result<RecordBatch>;
+type Builder = fn(&Store, &QueryLog, &Tenant) -> Result<RecordBatch>;
 
-/// The `system` schema.
+/// The `system` schema, showing one tenant's tables, segments and queries.
 #[derive(Debug)]
 pub struct SystemSchema {
     store: Arc<Store>,
     log: Arc<QueryLog>,
+    tenant: Tenant,
     extra: ExtraTables,
 }
 
@@ -45,9 +47,9 @@ pub struct SystemSchema {
 pub type ExtraTables = Arc<parking_lot::RwLock<std::collections::BTreeMap<String, Arc<dyn TableProvider>>>>;
 
 impl SystemSchema {
-    /// System tables over `store`.
-    pub fn new(store: Arc<Store>, log: Arc<QueryLog>) -> Self {
-        Self { store, log, extra: ExtraTables::default() }
+    /// System tables over `store`, filtered to `tenant`.
+    pub fn new(store: Arc<Store>, log: Arc<QueryLog>, tenant: Tenant) -> Self {
+        Self { store, log, tenant, extra: ExtraTables::default() }
     }
 
     /// With the registered `extra` tables as well.
@@ -77,7 +79,13 @@ impl SchemaProvider for SystemSchema {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         Ok(Self::lookup(name)
             .map(|(schema, build)| {
-                Arc::new(SystemTable { schema, build, store: self.store.clone(), log: self.log.clone() })
+                Arc::new(SystemTable {
+                    schema,
+                    build,
+                    store: self.store.clone(),
+                    log: self.log.clone(),
+                    tenant: self.tenant.clone(),
+                })
                     as Arc<dyn TableProvider>
             })
             .or_else(|| self.extra.read().get(name).cloned()))
@@ -95,6 +103,7 @@ struct SystemTable {
     build: Builder,
     store: Arc<Store>,
     log: Arc<QueryLog>,
+    tenant: Tenant,
 }
 
 #[async_trait]
@@ -114,7 +123,7 @@ impl TableProvider for SystemTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = (self.build)(&self.store, &self.log)?;
+        let batch = (self.build)(&self.store, &self.log, &self.tenant)?;
         Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
     }
 }
@@ -145,8 +154,8 @@ fn tables_schema() -> SchemaRef {
     ]))
 }
 
-fn build_tables(store: &Store, _: &QueryLog) -> Result<RecordBatch> {
-    let stats = store.table_stats();
+fn build_tables(store: &Store, _: &QueryLog, tenant: &Tenant) -> Result<RecordBatch> {
+    let stats: Vec<_> = store.table_stats().into_iter().filter(|s| tenant.local_name(&s.table).is_some()).collect();
     let meta = |key: &str| -> ArrayRef {
         Arc::new(StringArray::from(
             stats
@@ -163,7 +172,7 @@ fn build_tables(store: &Store, _: &QueryLog) -> Result<RecordBatch> {
         stats.iter().map(|s| store.table_schema(&s.table).map_or(0, |sc| sc.fields().len() as u64)).collect();
     let ts = |v: Vec<Option<i64>>| Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(stats.iter().map(|s| s.table.clone()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(stats.iter().map(|s| tenant.local_name(&s.table)).collect::<Vec<_>>())),
         meta(META_KIND),
         meta(META_TEMPORALITY),
         Arc::new(monotonic),
@@ -193,12 +202,12 @@ fn segments_schema() -> SchemaRef {
     ]))
 }
 
-fn build_segments(store: &Store, _: &QueryLog) -> Result<RecordBatch> {
-    let segs = store.segments();
+fn build_segments(store: &Store, _: &QueryLog, tenant: &Tenant) -> Result<RecordBatch> {
+    let segs: Vec<_> = store.segments().into_iter().filter(|s| tenant.local_name(&s.table).is_some()).collect();
     let ts = |v: Vec<i64>| Arc::new(TimestampNanosecondArray::from(v).with_timezone("UTC")) as ArrayRef;
     let cols: Vec<ArrayRef> = vec![
         Arc::new(UInt64Array::from(segs.iter().map(|s| s.id).collect::<Vec<_>>())),
-        Arc::new(StringArray::from(segs.iter().map(|s| s.table.clone()).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(segs.iter().map(|s| tenant.local_name(&s.table)).collect::<Vec<_>>())),
         Arc::new(StringArray::from(segs.iter().map(|s| s.partition.clone()).collect::<Vec<_>>())),
         ts(segs.iter().map(|s| s.min_time).collect()),
         ts(segs.iter().map(|s| s.max_time).collect()),
@@ -224,8 +233,8 @@ fn queries_schema() -> SchemaRef {
     ]))
 }
 
-fn build_queries(_: &Store, log: &QueryLog) -> Result<RecordBatch> {
-    let q = log.entries();
+fn build_queries(_: &Store, log: &QueryLog, tenant: &Tenant) -> Result<RecordBatch> {
+    let q: Vec<_> = log.entries().into_iter().filter(|e| &e.tenant == tenant).collect();
     let cols: Vec<ArrayRef> = vec![
         Arc::new(UInt64Array::from(q.iter().map(|e| e.id).collect::<Vec<_>>())),
         Arc::new(StringArray::from(q.iter().map(|e| e.sql.clone()).collect::<Vec<_>>())),

@@ -32,6 +32,14 @@ pub static INGEST_REFUSED_REQUESTS: Family = Family::counter(
     &[],
 );
 
+/// Samples refused because a tenant went over one of its `[tenancy]`
+/// limits (requests, for the rate limit).
+pub static INGEST_TENANT_REFUSED: Family = Family::counter(
+    "tidewater_ingest_tenant_limited_total",
+    "Ingest refused by a per-tenant limit: requests over the rate, points of series over the series limit.",
+    &["tenant", "limit"],
+);
+
 /// Active series per table (seen in the last one to two hours), as the
 /// series limit counts them.
 pub static ACTIVE_SERIES: Family =
@@ -111,6 +119,7 @@ pub static ALL: &[&Family] = &[
     &INGEST_POINTS,
     &INGEST_REJECTED,
     &INGEST_REFUSED_REQUESTS,
+    &INGEST_TENANT_REFUSED,
     &ACTIVE_SERIES,
     &WAL_FSYNC_SECONDS,
     &WAL_WRITTEN_BYTES,

@@ -53,7 +53,7 @@ async fn client(server: &Server) -> FlightSqlServiceClient<Channel> {
 }
 
 /// Every batch behind every endpoint of `info`.
-async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -> Vec<RecordBatch> {
+pub async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: FlightInfo) -> Vec<RecordBatch> {
     let mut out = Vec::new();
     for endpoint in info.endpoint {
         let ticket = endpoint.ticket.expect("ticket");
@@ -84,7 +84,7 @@ fn status(e: FlightError) -> (tonic::Code, String) {
     }
 }
 
-fn table(batches: &[RecordBatch]) -> String {
+pub fn table(batches: &[RecordBatch]) -> String {
     pretty_format_batches(batches).expect("format").to_string()
 }
 

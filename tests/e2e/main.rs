@@ -15,5 +15,8 @@ mod python_sdk;
 mod query_guards;
 mod remote_write;
 mod server;
+mod slow_clients;
+mod tenants;
+mod tls;
 mod ui;
 mod webdriver;

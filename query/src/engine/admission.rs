@@ -29,6 +29,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::QueryEngine;
+use tidewater_tenant::Tenant;
 use crate::error::{Error, Result};
 use crate::query_log::{QueryLog, ScanStats};
 
@@ -51,13 +52,16 @@ struct Inner {
     max_rows: usize,
     /// The first failure: (state, message).
     failure: Mutex<Option<(&'static str, String)>>,
+    /// The tenant the query acts for.
+    tenant: Tenant,
     /// Guarded streams not yet at their end.
     unfinished: AtomicUsize,
     /// Some guarded stream ended, or `settle` was called.
     settled: AtomicBool,
     /// The entry was finished (and the permit released).
     finished: AtomicBool,
-    permit: Mutex<Option<OwnedSemaphorePermit>>,
+    /// The engine's permit and, with a per-tenant limit, the tenant's.
+    permit: Mutex<Option<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)>>,
 }
 
 impl Inner {
@@ -121,12 +125,13 @@ impl Drop for Inner {
 impl Admission {
     pub(super) fn new(
         engine: QueryEngine,
-        permit: OwnedSemaphorePermit,
+        tenant: Tenant,
+        permit: (OwnedSemaphorePermit, Option<OwnedSemaphorePermit>),
         log: Arc<QueryLog>,
         sql: &str,
         timeout: Duration,
     ) -> Self {
-        let started = log.start(sql);
+        let started = log.start(&tenant, sql);
         let max_rows = engine.config().max_result_rows;
         Self {
             inner: Arc::new(Inner {
@@ -139,6 +144,7 @@ impl Admission {
                 timeout,
                 max_rows,
                 failure: Mutex::new(None),
+                tenant,
                 unfinished: AtomicUsize::new(0),
                 settled: AtomicBool::new(false),
                 finished: AtomicBool::new(false),
@@ -155,7 +161,12 @@ impl Admission {
     /// A session for this query: the engine's, with the scan counters
     /// attached so `system.queries` can show the segments it read.
     pub fn context(&self) -> Result<SessionContext> {
-        self.inner.engine.build_context(Some(self.inner.stats.clone()))
+        self.inner.engine.build_context(&self.inner.tenant, Some(self.inner.stats.clone()))
+    }
+
+    /// The tenant the query acts for.
+    pub fn tenant(&self) -> &Tenant {
+        &self.inner.tenant
     }
 
     /// When the query must be done (planning, execution and sending rows).

@@ -1,6 +1,7 @@
 //! Connection start-up: with a [`PasswordCheck`], the client is asked for a
 //! cleartext password (the token) and refused with SQLSTATE `28P01` when
-//! the check fails; without one, any user is let in.
+//! the check fails; without one, any user is let in. When TLS is required,
+//! a start-up over plain text is refused with `28000`.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -13,17 +14,21 @@ use datafusion_postgres::pgwire::api::auth::{
 use datafusion_postgres::pgwire::api::{
     ClientInfo, ConnectionManager, PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
-use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::startup::Authentication;
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use futures::future::BoxFuture;
 use futures::{Sink, SinkExt};
+use tidewater_tenant::Tenant;
 
-/// Decides whether a user name and password may query (implemented by the
-/// server over its token authenticator).
+/// Decides whether a user name and password may query, and for which
+/// tenant (implemented by the server over its token authenticator).
 pub trait PasswordCheck: Send + Sync + 'static {
-    /// True when `password` lets `user` run queries.
-    fn check<'a>(&'a self, user: &'a str, password: &'a str) -> BoxFuture<'a, bool>;
+    /// The tenant `user` acts for when `password` lets it query (`database`:
+    /// the database the client asked for, which may name a tenant); None
+    /// when it may not.
+    fn check<'a>(&'a self, user: &'a str, database: Option<&'a str>, password: &'a str)
+        -> BoxFuture<'a, Option<Tenant>>;
 }
 
 /// The start-up handler: password check (optional), then the usual
@@ -32,6 +37,8 @@ pub(crate) struct Startup {
     pub(crate) connections: Arc<ConnectionManager>,
     pub(crate) password: Option<Arc<dyn PasswordCheck>>,
     pub(crate) keys: RandomPidSecretKeyGenerator,
+    /// Refuse start-ups that did not negotiate TLS.
+    pub(crate) require_tls: bool,
 }
 
 impl Startup {
@@ -60,6 +67,11 @@ impl StartupHandler for Startup {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                if self.require_tls && !client.is_secure() {
+                    tracing::debug!("postgres start-up without TLS refused");
+                    let message = "this server requires TLS (sslmode=require or stronger)";
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), "28000".into(), message.into()))));
+                }
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
                 if self.password.is_some() {
@@ -74,8 +86,11 @@ impl StartupHandler for Startup {
                     return Ok(());
                 };
                 let pwd = pwd.into_password()?;
-                let user = LoginInfo::from_client_info(client).user().unwrap_or_default().to_string();
-                if check.check(&user, &pwd.password).await {
+                let login = LoginInfo::from_client_info(client);
+                let user = login.user().unwrap_or_default().to_string();
+                let database = login.database().map(str::to_string);
+                if let Some(tenant) = check.check(&user, database.as_deref(), &pwd.password).await {
+                    client.session_extensions().insert(tenant);
                     self.finish(client).await?;
                 } else {
                     tracing::info!(%user, "postgres login refused");

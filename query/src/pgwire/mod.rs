@@ -22,8 +22,10 @@
 //! - errors get PostgreSQL SQLSTATEs in one place ([`sql_state`]).
 //!
 //! With a [`PasswordCheck`] ([`run_with_auth`]) the client is asked for a
-//! cleartext password (`auth`); without one any user name is accepted. No
-//! TLS yet.
+//! cleartext password (`auth`); without one any user name is accepted.
+//! With a [`TlsSource`] ([`run_with_tls`]) clients negotiate TLS
+//! (`sslmode=require` and stronger) and plain-text start-ups are refused
+//! (SQLSTATE `28000`).
 
 mod auth;
 mod offload;
@@ -47,9 +49,12 @@ use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandl
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use datafusion_postgres::pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
-use datafusion_postgres::pgwire::tokio::process_socket;
+use datafusion_postgres::pgwire::tokio::{process_socket, TlsAcceptor};
 use datafusion_postgres::DfSessionService;
 use pg_catalog::PgCatalog;
+use std::collections::HashMap;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
+use tidewater_tenant::Tenant;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -57,6 +62,10 @@ use crate::engine::{Admission, QueryEngine};
 use crate::error::Error;
 
 pub use auth::PasswordCheck;
+
+/// The TLS acceptor for each new connection (called once per connection,
+/// so a reloaded certificate is used from the next connection on).
+pub type TlsSource = Arc<dyn Fn() -> TlsAcceptor + Send + Sync>;
 pub use settings::{version_string, SERVER_VERSION, SERVER_VERSION_NUM};
 
 /// Serve the PostgreSQL protocol on `listener` until `shutdown` resolves;
@@ -77,8 +86,19 @@ pub async fn run_with_auth(
     password: Option<Arc<dyn PasswordCheck>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    run_with_tls(engine, listener, password, None, shutdown).await
+}
+
+/// Like [`run_with_auth`]; with `tls`, every connection must negotiate TLS.
+pub async fn run_with_tls(
+    engine: QueryEngine,
+    listener: TcpListener,
+    password: Option<Arc<dyn PasswordCheck>>,
+    tls: Option<TlsSource>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let sessions = Sessions::new(engine).map_err(|e| std::io::Error::other(format!("pg_catalog: {e}")))?;
-    let handlers = Arc::new(Handlers::new(sessions, password));
+    let handlers = Arc::new(Handlers::new(sessions, password, tls.is_some()));
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -87,8 +107,9 @@ pub async fn run_with_auth(
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {
                     let handlers = handlers.clone();
+                    let acceptor = tls.as_ref().map(|make| make());
                     connections.spawn(async move {
-                        if let Err(e) = process_socket(socket, None, handlers).await {
+                        if let Err(e) = process_socket(socket, acceptor, handlers).await {
                             tracing::debug!(%peer, error = %e, "postgres connection ended with an error");
                         }
                     });
@@ -110,13 +131,19 @@ pub async fn run_with_auth(
 #[derive(Clone)]
 pub(crate) struct Sessions {
     engine: QueryEngine,
-    pg_catalog: PgCatalog,
+    static_tables: Arc<PgCatalogStaticTables>,
+    /// One `pg_catalog` per tenant seen, so `pg_class` and friends list that
+    /// tenant's tables only (and keep their OIDs from query to query).
+    pg_catalogs: Arc<parking_lot::Mutex<HashMap<Tenant, PgCatalog>>>,
 }
 
+/// Tenants whose `pg_catalog` is kept; past this many the map is emptied.
+const MAX_PG_CATALOGS: usize = 1024;
+
 impl Sessions {
-    /// Sessions over `engine`, sharing one `pg_catalog`.
+    /// Sessions over `engine`, sharing `pg_catalog`'s static tables.
     pub(crate) fn new(engine: QueryEngine) -> crate::error::Result<Self> {
-        Ok(Self { pg_catalog: PgCatalog::new(&engine)?, engine })
+        Ok(Self { static_tables: PgCatalog::static_tables()?, engine, pg_catalogs: Arc::default() })
     }
 
     /// The engine (for its limits).
@@ -124,11 +151,30 @@ impl Sessions {
         &self.engine
     }
 
+    /// The tenant a connection acts for (set at login; the default one when
+    /// auth is off).
+    pub(crate) fn tenant(client: &(impl ClientInfo + ?Sized)) -> Tenant {
+        client.session_extensions().get::<Tenant>().map(|t| (*t).clone()).unwrap_or_default()
+    }
+
+    fn pg_catalog(&self, tenant: &Tenant) -> crate::error::Result<PgCatalog> {
+        if let Some(c) = self.pg_catalogs.lock().get(tenant) {
+            return Ok(c.clone());
+        }
+        let built = PgCatalog::new(&self.engine, tenant, self.static_tables.clone())?;
+        let mut all = self.pg_catalogs.lock();
+        if all.len() >= MAX_PG_CATALOGS {
+            all.clear();
+        }
+        Ok(all.entry(tenant.clone()).or_insert(built).clone())
+    }
+
     /// A session for planning only (not admitted): a fresh context from the
-    /// engine with `pg_catalog`, PostgreSQL's functions, and the
-    /// connection's settings.
+    /// engine for the connection's tenant with `pg_catalog`, PostgreSQL's
+    /// functions, and the connection's settings.
     pub(crate) fn session(&self, client: &(impl ClientInfo + ?Sized)) -> Result<DfSessionService, PgWireError> {
-        self.service(self.engine.context().map_err(to_pg)?, client)
+        let tenant = Self::tenant(client);
+        self.service(&tenant, self.engine.tenant_context(&tenant).map_err(to_pg)?, client)
     }
 
     /// Like [`Sessions::session`], for an admitted query (its scans are
@@ -138,15 +184,16 @@ impl Sessions {
         client: &(impl ClientInfo + ?Sized),
         admission: &Admission,
     ) -> Result<DfSessionService, PgWireError> {
-        self.service(admission.context().map_err(to_pg)?, client)
+        self.service(admission.tenant(), admission.context().map_err(to_pg)?, client)
     }
 
     fn service(
         &self,
+        tenant: &Tenant,
         ctx: SessionContext,
         client: &(impl ClientInfo + ?Sized),
     ) -> Result<DfSessionService, PgWireError> {
-        self.pg_catalog.install(&ctx).map_err(to_pg)?;
+        self.pg_catalog(tenant).map_err(to_pg)?.install(&ctx).map_err(to_pg)?;
         settings::register(&ctx, client.metadata());
         Ok(DfSessionService::new_with_hooks(Arc::new(ctx), hooks()))
     }
@@ -167,7 +214,7 @@ pub fn sql_state(e: &Error) -> &'static str {
     match e {
         Error::Timeout(_) => "57014", // query_canceled
         Error::BadRequest(_) => "42000",
-        Error::TooManyQueries(_) => "53000", // insufficient_resources
+        Error::TooManyQueries(_) | Error::TenantLimit { .. } => "53000", // insufficient_resources
         Error::ResultTooLarge(_) => "54000", // program_limit_exceeded
         Error::Task(_) => "XX000",
         Error::DataFusion(df) => match df.find_root() {
@@ -216,11 +263,12 @@ struct Handlers {
 }
 
 impl Handlers {
-    fn new(sessions: Sessions, password: Option<Arc<dyn PasswordCheck>>) -> Self {
+    fn new(sessions: Sessions, password: Option<Arc<dyn PasswordCheck>>, require_tls: bool) -> Self {
         let connections = Arc::new(ConnectionManager::new());
+        let keys = Default::default();
         Self {
             query: Arc::new(service::Service::new(sessions)),
-            startup: Arc::new(auth::Startup { connections: connections.clone(), password, keys: Default::default() }),
+            startup: Arc::new(auth::Startup { connections: connections.clone(), password, keys, require_tls }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
     }

@@ -29,6 +29,7 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::{
 };
 
 use crate::catalog::CATALOG;
+use tidewater_tenant::Tenant;
 use crate::engine::QueryEngine;
 use crate::error::Result;
 
@@ -40,13 +41,22 @@ pub(crate) struct PgCatalog {
 }
 
 impl PgCatalog {
-    /// Build the schema over the catalogs of one long-lived context of
-    /// `engine`: its schemas read the store's current tables on every call,
-    /// so the listing never goes stale.
-    pub(crate) fn new(engine: &QueryEngine) -> Result<Self> {
-        let template = engine.context()?;
+    /// The static tables every tenant's `pg_catalog` shares (the costly part).
+    pub(crate) fn static_tables() -> Result<Arc<PgCatalogStaticTables>> {
+        Ok(Arc::new(PgCatalogStaticTables::try_new()?))
+    }
+
+    /// Build `tenant`'s schema over the catalogs of one long-lived context
+    /// of `engine` for that tenant: its schemas read the store's current
+    /// tables on every call, so the listing never goes stale, and list only
+    /// that tenant's tables.
+    pub(crate) fn new(
+        engine: &QueryEngine,
+        tenant: &Tenant,
+        static_tables: Arc<PgCatalogStaticTables>,
+    ) -> Result<Self> {
+        let template = engine.tenant_context(tenant)?;
         let catalogs: Arc<dyn CatalogProviderList> = template.state().catalog_list().clone();
-        let static_tables = Arc::new(PgCatalogStaticTables::try_new()?);
         let schema: Arc<dyn SchemaProvider> =
             Arc::new(PgCatalogSchemaProvider::try_new(catalogs, static_tables.clone(), EmptyContextProvider)?);
         // pg_catalog lists itself in pg_namespace, as in PostgreSQL.

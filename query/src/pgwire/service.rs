@@ -51,9 +51,10 @@ impl Service {
         Self { parser: Arc::new(PgParser { sessions: sessions.clone(), describe }), sessions }
     }
 
-    /// Admit `sql` (concurrency permit, `system.queries`, deadline).
-    fn admit(&self, sql: &str) -> PgWireResult<Admission> {
-        self.sessions.engine().admit(sql, None).map_err(to_pg)
+    /// Admit `sql` for the connection's tenant (concurrency permit,
+    /// `system.queries`, deadline).
+    fn admit(&self, client: &(impl ClientInfo + ?Sized), sql: &str) -> PgWireResult<Admission> {
+        self.sessions.engine().admit_as(&Sessions::tenant(client), sql, None).map_err(to_pg)
     }
 
     /// The query runtime (None: the connection's).
@@ -172,7 +173,7 @@ impl SimpleQueryHandler for Service {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         tracing::debug!(query, "postgres simple query");
-        let admission = self.admit(query)?;
+        let admission = self.admit(client, query)?;
         let service = self.sessions.admitted_session(client, &admission)?;
         let run = InRuntime::new(self.runtime(), SimpleQueryHandler::do_query(&service, client, query));
         let responses = within_deadline(&admission, run).await?;
@@ -198,7 +199,7 @@ impl ExtendedQueryHandler for Service {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         tracing::debug!(query = %portal.statement.statement.0, "postgres extended query");
-        let admission = self.admit(&portal.statement.statement.0)?;
+        let admission = self.admit(client, &portal.statement.statement.0)?;
         let service = self.sessions.admitted_session(client, &admission)?;
         let run = InRuntime::new(self.runtime(), ExtendedQueryHandler::do_query(&service, client, portal, max_rows));
         let response = within_deadline(&admission, run).await?;
