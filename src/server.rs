@@ -41,7 +41,11 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     let engine = QueryEngine::new(store.clone(), cfg.query_config(query_runtime)).map_err(|e| e.to_string())?;
     let rollups = RollupRunner::new(engine.clone(), store.clone(), cfg.rollup_configs(), Arc::new(SystemClock))
         .spawn(tidewater_query::rollup::CHECK_INTERVAL);
-    let alerting = tidewater_alerting::Alerting::start(&cfg.alerting, &cfg.data_dir, engine.clone())
+    let mut alerting_cfg = cfg.alerting.clone();
+    // Rules run for the default tenant; its `max_rules` bounds the rule files.
+    let default_limits = cfg.tenancy.limits_of(&tidewater_tenant::Tenant::default_tenant());
+    alerting_cfg.max_rules = default_limits.max_rules().map_or(0, |m| m as usize);
+    let alerting = tidewater_alerting::Alerting::start(&alerting_cfg, &cfg.data_dir, engine.clone())
         .await
         .map_err(|e| format!("alerting: {e}"))?;
     for (name, table) in tidewater_alerting::system::tables(&alerting) {

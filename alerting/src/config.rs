@@ -23,6 +23,10 @@ pub struct AlertingConfig {
     pub max_alerts_per_rule: usize,
     /// Rule queries running at once.
     pub max_concurrent_queries: usize,
+    /// Rules the rule files may hold (0: no limit). Not a key of
+    /// `[alerting]`: the server sets it from `[tenancy]`'s `max_rules`.
+    #[serde(skip)]
+    pub max_rules: usize,
     /// State changes kept for `system.alert_history`.
     pub history_size: usize,
     /// Base URL put in `generatorURL` (e.g. `http://tidewater:4318`).
@@ -50,6 +54,7 @@ impl Default for AlertingConfig {
             resend_interval: "1m".into(),
             max_alerts_per_rule: 10_000,
             max_concurrent_queries: 4,
+            max_rules: 0,
             history_size: 10_000,
             external_url: String::new(),
             alertmanagers: Vec::new(),

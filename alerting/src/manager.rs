@@ -92,6 +92,7 @@ impl Alerting {
         let load = LoadOptions {
             default_interval: AlertingConfig::duration(&cfg.default_interval),
             default_limit: cfg.max_alerts_per_rule,
+            max_rules: cfg.max_rules,
         };
         let a = Self::new(Arc::new(ev), cfg.rules_dir.clone(), load, Some(Arc::new(engine)), Some(notifier));
         a.run();

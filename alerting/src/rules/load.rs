@@ -19,11 +19,13 @@ pub struct LoadOptions {
     pub default_interval: Duration,
     /// Alert instances per rule, for groups that set no `limit`.
     pub default_limit: usize,
+    /// Rules all files together may hold (0: no limit; the tenant's `max_rules`).
+    pub max_rules: usize,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { default_interval: Duration::from_secs(60), default_limit: 10_000 }
+        Self { default_interval: Duration::from_secs(60), default_limit: 10_000, max_rules: 0 }
     }
 }
 
@@ -43,6 +45,14 @@ pub fn load_dir(dir: &Path, opts: &LoadOptions) -> Result<RuleSet, Vec<RuleError
             Ok(g) => groups.extend(g),
             Err(e) => errors.extend(e),
         }
+    }
+    let rules: usize = groups.iter().map(|g| g.rules.len()).sum();
+    if opts.max_rules > 0 && rules > opts.max_rules {
+        errors.push(RuleError {
+            file: dir.to_path_buf(),
+            line: 0,
+            reason: format!("{rules} rules, over the tenant's limit max_rules = {}", opts.max_rules),
+        });
     }
     if errors.is_empty() {
         Ok(RuleSet { groups })

@@ -125,3 +125,16 @@ fn slo_sli_must_be_windowed() {
     .expect_err("unwindowed");
     assert!(errors.iter().any(|e| e.reason.contains("$__timeFilter")), "{errors:?}");
 }
+
+#[test]
+fn a_rule_directory_over_max_rules_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = |n: usize| format!("      - alert: R{n}\n        sql: SELECT 1 AS value\n");
+    let text = format!("groups:\n  - name: g\n    rules:\n{}", (0..3).map(rule).collect::<String>());
+    std::fs::write(dir.path().join("r.yml"), text).expect("write");
+    let at = |max_rules| LoadOptions { max_rules, ..LoadOptions::default() };
+    assert!(load_dir(dir.path(), &at(3)).is_ok());
+    assert!(load_dir(dir.path(), &at(0)).is_ok(), "0 is no limit");
+    let errors = load_dir(dir.path(), &at(2)).expect_err("over the limit");
+    assert!(errors[0].reason.contains("3 rules, over the tenant's limit max_rules = 2"), "{errors:?}");
+}
