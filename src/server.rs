@@ -71,7 +71,7 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
         .merge(tidewater_pipeline::reload::router(pipelines.clone()))
         .merge(tidewater_dashboards::router(dashboards))
         .fallback(not_found);
-    let app = tidewater_auth::http::protect(app, auth.clone());
+    let app = tidewater_auth::http::protect(app, auth.clone(), cfg.tls.enabled);
     let app = tidewater_auth::with_security_headers(app);
 
     let (stop_tx, stop_rx) = watch::channel(false);

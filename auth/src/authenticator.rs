@@ -162,6 +162,19 @@ impl Authenticator {
         Ok((principal, tenant))
     }
 
+    /// Like [`Authenticator::authorize_tenant`] for a bare secret (the UI's
+    /// session cookie).
+    pub async fn check_secret_tenant(
+        &self,
+        secret: &str,
+        needed: Scope,
+        asked: Option<&str>,
+    ) -> Result<(Arc<Principal>, Tenant), Denied> {
+        let principal = self.check_secret(secret, needed).await?;
+        let tenant = principal.tenant_for(asked).map_err(Denied::WrongTenant)?;
+        Ok((principal, tenant))
+    }
+
     /// Check a bare secret (a PostgreSQL password) for `needed`.
     pub async fn check_secret(&self, secret: &str, needed: Scope) -> Result<Arc<Principal>, Denied> {
         let principal = self.authenticate(secret).await.ok_or(Denied::Invalid)?;

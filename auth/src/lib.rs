@@ -1,10 +1,11 @@
 //! Tidewater authentication: static tokens with scopes and a tenant, their
 //! secrets stored as argon2 PHC strings (`[auth]`), verified once per
 //! distinct secret and cached ([`Authenticator`]); an axum middleware for
-//! the HTTP port ([`http::protect`]) and a tower layer for the gRPC port
-//! ([`grpc::GrpcAuthLayer`]). The PostgreSQL port asks for the token as its
-//! password (the query crate calls [`Authenticator::check_secret`] through
-//! the server).
+//! the HTTP port ([`http::protect`]), which also takes the UI's session
+//! cookie ([`session`]; set by `POST /api/v1/login`), and a tower layer for
+//! the gRPC port ([`grpc::GrpcAuthLayer`]). The PostgreSQL port asks for
+//! the token as its password (the query crate calls
+//! [`Authenticator::check_secret`] through the server).
 
 mod authenticator;
 mod config;
@@ -14,7 +15,9 @@ pub mod grpc;
 pub mod hash;
 mod headers;
 pub mod http;
+mod login;
 mod scope;
+pub mod session;
 
 pub use authenticator::{Authenticator, Denied, VERIFY_CONCURRENCY};
 pub use config::{AuthConfig, TokenConfig};

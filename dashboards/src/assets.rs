@@ -34,6 +34,7 @@ assets!(
     "js/dom.js",
     "js/explore.js",
     "js/format.js",
+    "js/login.js",
     "js/logs.js",
     "js/macros.js",
     "js/panels.js",

@@ -24,15 +24,15 @@ use crate::flight_sql::CPU_JSON;
 use crate::server::Server;
 
 /// Secrets of the three tokens a test server knows.
-struct Tokens {
-    read: String,
-    write: String,
-    admin: String,
+pub struct Tokens {
+    pub read: String,
+    pub write: String,
+    pub admin: String,
 }
 
 /// A server with auth on: `reader` (read) and `admin` (admin) in the
 /// config file, `writer` (write) in a tokens file.
-fn start(dir: &Path) -> (Server, Tokens) {
+pub fn start(dir: &Path) -> (Server, Tokens) {
     let tokens = Tokens { read: generate_secret(), write: generate_secret(), admin: generate_secret() };
     let entry = |name: &str, secret: &str, scope: &str| {
         let hash = hash_token(secret).expect("hash");
@@ -130,8 +130,11 @@ fn http_routes_need_a_token_with_the_right_scope() {
     assert_eq!(wrong_basic.status().as_u16(), 401);
     assert_eq!(status(c.get(format!("{}/api/v1/sql?query=SELECT%201", server.url())), None), 401);
 
-    // The UI and the read APIs need a token; reloads need admin.
-    assert_eq!(status(c.get(format!("{}/", server.url())), None), 401);
+    // The UI's page and files are public (no data in them: the UI asks the
+    // APIs, which need a token); the read APIs need a token; reloads need admin.
+    assert_eq!(status(c.get(format!("{}/", server.url())), None), 200);
+    assert_eq!(status(c.get(format!("{}/ui/js/app.js", server.url())), None), 200);
+    assert_eq!(status(c.get(format!("{}/api/v1/dashboards", server.url())), None), 401);
     assert_eq!(status(c.get(format!("{}/api/v1/rules", server.url())), None), 401);
     assert_eq!(status(c.get(format!("{}/api/v1/rules", server.url())), Some(&t.read)), 200);
     assert_eq!(status(c.get(format!("{}/no/such/route", server.url())), None), 401, "unknown routes say nothing");

@@ -102,6 +102,11 @@ impl Server {
         assert!(status.success(), "kill -{name}");
     }
 
+    /// The exit status once the process has ended (a crash, during a test), else None.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
     /// SIGKILL: no chance to flush.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");

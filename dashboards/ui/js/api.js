@@ -1,4 +1,7 @@
 // Calls to the server: the SQL API, the dashboards API, the alerting API.
+// A 401 shows the login form (login.js).
+
+import { UI_HEADERS, showLogin } from './login.js';
 
 /**
  * Run SQL; resolves to {columns: [{name, type}], rows: [[...]]}.
@@ -10,10 +13,11 @@
 export async function sql(query, signal) {
   const resp = await fetch('/api/v1/sql', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...UI_HEADERS },
     body: JSON.stringify({ query }),
     signal,
   });
+  if (resp.status === 401) showLogin();
   let body;
   try {
     body = await resp.json();
@@ -26,8 +30,9 @@ export async function sql(query, signal) {
 
 /** GET a JSON document; rejects on a non-2xx answer with its error message. */
 export async function getJSON(url, signal) {
-  const resp = await fetch(url, { signal });
+  const resp = await fetch(url, { signal, headers: UI_HEADERS });
   const body = await resp.json().catch(() => ({}));
+  if (resp.status === 401) showLogin();
   if (!resp.ok) {
     const err = new Error(body.error || `HTTP ${resp.status}`);
     err.status = resp.status;

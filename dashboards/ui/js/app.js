@@ -7,6 +7,7 @@ import { dashboardListPage, dashboardPage } from './dashboards.js';
 import { logsPage } from './logs.js';
 import { alertsPage } from './alerts.js';
 import { route } from './router.js';
+import { signOutButton } from './login.js';
 
 const NAV = [
   ['explore', 'Explore'],
@@ -46,6 +47,8 @@ function render() {
 function start() {
   const nav = document.querySelector('nav');
   for (const [page, text] of NAV) nav.append(h('a', { href: `#/${page}`, 'data-page': page }, text));
+  const signOut = signOutButton();
+  if (signOut) document.querySelector('header.top').append(h('div', { class: 'spacer' }), signOut);
   window.addEventListener('hashchange', render);
   render();
 }
