@@ -122,6 +122,8 @@ pub async fn serve(cfg: Config, query_runtime: Option<tokio::runtime::Handle>) -
     }
     sighup.abort();
     pipelines_sighup.abort();
+    // Forward queues get a bounded time to deliver what they hold.
+    pipelines.shutdown(tidewater_pipeline::DRAIN_TIMEOUT).await;
     alerting.shutdown().await;
     flusher.abort();
     store.close().await.map_err(|e| format!("final flush: {e}"))?;

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -17,9 +18,11 @@ use tidewater_ingest::remote_write::WriteRequest;
 
 use crate::config::{PipelinesConfig, Signal};
 use crate::error::{Error, Result};
-use crate::pipeline::{Pipeline, Stage, StageStats};
+use crate::pipeline::{Pipeline, StageStats};
 use crate::processor::Report;
-use crate::processors;
+
+/// How long [`Pipelines::shutdown`] should let `forward` queues drain.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The pipelines in use.
 #[derive(Debug)]
@@ -50,25 +53,6 @@ pub struct Pipelines {
     reloading: Mutex<()>,
 }
 
-fn build(signal: Signal, config: &PipelinesConfig, old: &Pipeline) -> Result<(Pipeline, usize)> {
-    let mut stages = Vec::new();
-    let mut unchanged = 0;
-    for c in config.processors(signal) {
-        match old.stages().iter().find(|s| &s.config == c) {
-            Some(s) => {
-                unchanged += 1;
-                stages.push(s.clone());
-            }
-            None => stages.push(Stage {
-                config: c.clone(),
-                processor: processors::build(c, signal)?,
-                counters: Default::default(),
-            }),
-        }
-    }
-    Ok((Pipeline::new(signal, stages), unchanged))
-}
-
 fn refused(r: Report) -> Refused {
     Refused { count: r.refused, reasons: r.reasons }
 }
@@ -92,8 +76,8 @@ impl Pipelines {
         config.validate()?;
         let _one_at_a_time = self.reloading.lock();
         let old = self.active.read().clone();
-        let (metrics, kept_m) = build(Signal::Metrics, config, &old.metrics)?;
-        let (logs, kept_l) = build(Signal::Logs, config, &old.logs)?;
+        let (metrics, kept_m) = Pipeline::build(Signal::Metrics, config, Some(&old.metrics))?;
+        let (logs, kept_l) = Pipeline::build(Signal::Logs, config, Some(&old.logs))?;
         let loaded = Loaded {
             metrics: metrics.stages().len(),
             logs: logs.stages().len(),
@@ -122,6 +106,25 @@ impl Pipelines {
         let mut out = a.metrics.stats();
         out.extend(a.logs.stats());
         out
+    }
+
+    /// Shut down: every `forward` stops taking copies and sends what is
+    /// queued for at most `within` (see [`DRAIN_TIMEOUT`]); what is still
+    /// queued then counts as undelivered. Call once ingest has stopped,
+    /// before the runtime ends.
+    pub async fn shutdown(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let a = self.current();
+        let tasks: Vec<_> =
+            a.metrics.stages().iter().chain(a.logs.stages()).filter_map(|s| s.processor.shutdown(deadline)).collect();
+        // The tasks stop at the deadline on their own; the grace is for the
+        // bookkeeping after it.
+        let grace = tokio::time::Instant::from_std(deadline) + Duration::from_millis(500);
+        for t in tasks {
+            if tokio::time::timeout_at(grace, t).await.is_err() {
+                tracing::warn!("pipelines: a forward queue did not stop by its shutdown deadline");
+            }
+        }
     }
 
     /// Run the metrics pipeline.

@@ -32,7 +32,7 @@ pub mod system_table;
 
 pub use config::{PipelinesConfig, Signal};
 pub use error::{Error, Result};
-pub use handle::{Loaded, Pipelines};
+pub use handle::{Loaded, Pipelines, DRAIN_TIMEOUT};
 pub use system_table::PipelinesTable;
 
 #[cfg(test)]

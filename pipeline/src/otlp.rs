@@ -55,6 +55,18 @@ pub fn for_each_point_attributes(m: &mut Metric, mut f: impl FnMut(&mut Vec<KeyV
     }
 }
 
+/// Call `f` with every data point's attributes, read only.
+pub fn for_each_point_attributes_ref(m: &Metric, mut f: impl FnMut(&[KeyValue])) {
+    match &m.data {
+        Some(Data::Gauge(g)) => g.data_points.iter().for_each(|p| f(&p.attributes)),
+        Some(Data::Sum(s)) => s.data_points.iter().for_each(|p| f(&p.attributes)),
+        Some(Data::Histogram(h)) => h.data_points.iter().for_each(|p| f(&p.attributes)),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.iter().for_each(|p| f(&p.attributes)),
+        Some(Data::Summary(s)) => s.data_points.iter().for_each(|p| f(&p.attributes)),
+        None => {}
+    }
+}
+
 /// Drop metrics without points, scopes without metrics, resources without scopes.
 pub fn prune_metrics(req: &mut ExportMetricsServiceRequest) {
     for rm in &mut req.resource_metrics {

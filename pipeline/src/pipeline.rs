@@ -8,9 +8,11 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 
 use tidewater_telemetry::metrics::PIPELINE_ITEMS;
 
-use crate::config::{ProcessorConfig, Signal};
+use crate::config::{PipelinesConfig, ProcessorConfig, Signal};
+use crate::error::Result;
 use crate::otlp;
 use crate::processor::{Delivery, Processor, Report};
+use crate::processors;
 
 /// Per-processor counters (points for metrics, records for logs).
 #[derive(Debug, Default)]
@@ -74,6 +76,29 @@ impl Pipeline {
     /// A pipeline of `stages`.
     pub fn new(signal: Signal, stages: Vec<Stage>) -> Self {
         Self { signal, stages }
+    }
+
+    /// Build `signal`'s pipeline of `config`. A stage of `previous` whose
+    /// config is unchanged is carried over as it is (processor state and
+    /// counters); the others are built new. Returns the pipeline and how many
+    /// stages were carried over.
+    pub fn build(signal: Signal, config: &PipelinesConfig, previous: Option<&Pipeline>) -> Result<(Self, usize)> {
+        let mut stages = Vec::new();
+        let mut unchanged = 0;
+        for c in config.processors(signal) {
+            match previous.and_then(|p| p.stages.iter().find(|s| &s.config == c)) {
+                Some(s) => {
+                    unchanged += 1;
+                    stages.push(s.clone());
+                }
+                None => stages.push(Stage {
+                    config: c.clone(),
+                    processor: processors::build(c, signal)?,
+                    counters: Default::default(),
+                }),
+            }
+        }
+        Ok((Self::new(signal, stages), unchanged))
     }
 
     /// The stages.

@@ -49,6 +49,12 @@ pub trait Processor: Send + Sync + std::fmt::Debug {
     /// Process a logs request in place.
     fn logs(&self, _req: &mut ExportLogsServiceRequest, _report: &mut Report) {}
 
+    /// Stop and finish pending work by `deadline` (`forward`: send what is
+    /// queued). Returns the task to wait for, if there is one.
+    fn shutdown(&self, _deadline: std::time::Instant) -> Option<tokio::task::JoinHandle<()>> {
+        None
+    }
+
     /// Delivery figures, for processors that send data elsewhere.
     fn delivery(&self) -> Option<Delivery> {
         None

@@ -149,7 +149,6 @@ fn from_otlp(req: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
 mod tests {
     use super::*;
     use crate::config::{PipelinesConfig, Signal};
-    use crate::pipeline::Stage;
 
     fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
         TimeSeries {
@@ -162,16 +161,7 @@ mod tests {
 
     fn pipeline(text: &str) -> Pipeline {
         let c = PipelinesConfig::from_toml(text, "test").expect("config");
-        let stages = c
-            .processors(Signal::Metrics)
-            .into_iter()
-            .map(|p| Stage {
-                config: p.clone(),
-                processor: crate::processors::build(p, Signal::Metrics).expect("builds"),
-                counters: Default::default(),
-            })
-            .collect();
-        Pipeline::new(Signal::Metrics, stages)
+        Pipeline::build(Signal::Metrics, &c, None).expect("builds").0
     }
 
     #[test]

@@ -1,17 +1,22 @@
-//! One attempt at delivering a copy: OTLP/gRPC or OTLP/HTTP protobuf.
+//! One attempt at delivering a copy: OTLP/gRPC or OTLP/HTTP protobuf,
+//! optionally gzip-compressed; OTLP/HTTP also over `https://` (rustls).
 
+use std::io::Write;
 use std::time::Duration;
 
+use axum::body::Bytes;
+use flate2::write::GzEncoder;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use prost::Message;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::Channel;
 
 use super::Payload;
-use crate::config::{ForwardConfig, Protocol};
+use crate::config::{Compression, ForwardConfig, Protocol};
 
 /// The outcome of one attempt.
 #[derive(Debug)]
@@ -43,6 +48,8 @@ pub enum Client {
         metadata: MetadataMap,
         /// Per attempt.
         timeout: Duration,
+        /// Compress requests with gzip.
+        gzip: bool,
     },
     /// OTLP/HTTP protobuf.
     Http {
@@ -52,13 +59,23 @@ pub enum Client {
         base: String,
         /// Extra request headers.
         headers: reqwest::header::HeaderMap,
+        /// Compress bodies with gzip (`Content-Encoding: gzip`).
+        gzip: bool,
     },
+}
+
+/// `body` gzip-compressed.
+pub fn gzip_body(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut e = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), flate2::Compression::fast());
+    e.write_all(body)?;
+    e.finish()
 }
 
 impl Client {
     /// A client for `config` (a gRPC channel is created lazily: needs a runtime).
     pub fn new(config: &ForwardConfig) -> Result<Self, String> {
         let timeout = Duration::from_millis(config.timeout_ms);
+        let gzip = config.compression() == Compression::Gzip;
         match config.protocol {
             Protocol::Grpc => {
                 let channel = tonic::transport::Endpoint::from_shared(config.endpoint.clone())
@@ -73,7 +90,7 @@ impl Client {
                     let value = MetadataValue::try_from(v.as_str()).map_err(|e| format!("header {k:?}: {e}"))?;
                     metadata.insert(key, value);
                 }
-                Ok(Client::Grpc { channel, metadata, timeout })
+                Ok(Client::Grpc { channel, metadata, timeout, gzip })
             }
             Protocol::Http => {
                 let mut headers = reqwest::header::HeaderMap::new();
@@ -84,31 +101,64 @@ impl Client {
                         reqwest::header::HeaderValue::try_from(v.as_str()).map_err(|e| format!("header {k:?}: {e}"))?;
                     headers.insert(key, value);
                 }
-                let client = reqwest::Client::builder()
-                    .timeout(timeout)
-                    .connect_timeout(timeout)
-                    .build()
-                    .map_err(|e| format!("http client: {e}"))?;
-                Ok(Client::Http { client, base: config.endpoint.trim_end_matches('/').to_string(), headers })
+                let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout);
+                if config.tls() {
+                    builder = builder.https_only(true);
+                }
+                if let Some(path) = &config.tls_ca_file {
+                    let pem = std::fs::read(path).map_err(|e| format!("tls_ca_file {}: {e}", path.display()))?;
+                    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                        .map_err(|e| format!("tls_ca_file {}: {e}", path.display()))?;
+                    if certs.is_empty() {
+                        return Err(format!("tls_ca_file {}: no PEM certificate", path.display()));
+                    }
+                    for c in certs {
+                        builder = builder.add_root_certificate(c);
+                    }
+                }
+                let client = builder.build().map_err(|e| format!("http client: {e}"))?;
+                Ok(Client::Http { client, base: config.endpoint.trim_end_matches('/').to_string(), headers, gzip })
             }
         }
     }
 
-    /// One attempt at sending `payload`.
-    pub async fn send(&self, payload: &Payload) -> Attempt {
+    /// The HTTP body of `payload` (encoded, compressed if configured),
+    /// made once for all attempts; `None` for gRPC (tonic encodes).
+    pub fn body(&self, payload: &Payload) -> Result<Option<Bytes>, String> {
+        let Client::Http { gzip, .. } = self else { return Ok(None) };
+        let encoded = match payload {
+            Payload::Metrics(req) => req.encode_to_vec(),
+            Payload::Logs(req) => req.encode_to_vec(),
+        };
+        if *gzip {
+            return gzip_body(&encoded).map(|b| Some(Bytes::from(b))).map_err(|e| format!("gzip: {e}"));
+        }
+        Ok(Some(Bytes::from(encoded)))
+    }
+
+    /// One attempt at sending `payload` (`body`: from [`Client::body`]).
+    pub async fn send(&self, payload: &Payload, body: Option<&Bytes>) -> Attempt {
         match self {
-            Client::Grpc { channel, metadata, timeout } => {
+            Client::Grpc { channel, metadata, timeout, gzip } => {
                 let result = match payload {
                     Payload::Metrics(req) => {
                         let request = grpc_request(req.clone(), metadata, *timeout);
-                        MetricsServiceClient::new(channel.clone())
+                        let mut client = MetricsServiceClient::new(channel.clone());
+                        if *gzip {
+                            client = client.send_compressed(CompressionEncoding::Gzip);
+                        }
+                        client
                             .export(request)
                             .await
                             .map(|r| r.into_inner().partial_success.map_or(0, |p| p.rejected_data_points))
                     }
                     Payload::Logs(req) => {
                         let request = grpc_request(req.clone(), metadata, *timeout);
-                        LogsServiceClient::new(channel.clone())
+                        let mut client = LogsServiceClient::new(channel.clone());
+                        if *gzip {
+                            client = client.send_compressed(CompressionEncoding::Gzip);
+                        }
+                        client
                             .export(request)
                             .await
                             .map(|r| r.into_inner().partial_success.map_or(0, |p| p.rejected_log_records))
@@ -119,18 +169,20 @@ impl Client {
                     Err(status) => grpc_failure(&status),
                 }
             }
-            Client::Http { client, base, headers } => {
-                let (path, body) = match payload {
-                    Payload::Metrics(req) => ("/v1/metrics", req.encode_to_vec()),
-                    Payload::Logs(req) => ("/v1/logs", req.encode_to_vec()),
+            Client::Http { client, base, headers, gzip } => {
+                let path = match payload {
+                    Payload::Metrics(_) => "/v1/metrics",
+                    Payload::Logs(_) => "/v1/logs",
                 };
-                let sent = client
+                let Some(body) = body else { return Attempt::Fail("no body".into()) };
+                let mut request = client
                     .post(format!("{base}{path}"))
                     .headers(headers.clone())
-                    .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
-                    .body(body)
-                    .send()
-                    .await;
+                    .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf");
+                if *gzip {
+                    request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+                }
+                let sent = request.body(body.clone()).send().await;
                 let resp = match sent {
                     Ok(r) => r,
                     Err(e) => return Attempt::Retry { reason: format!("http: {e}"), after: None },

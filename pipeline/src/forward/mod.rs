@@ -8,12 +8,22 @@
 //! that runs out of attempts, or that the other end refuses is counted as
 //! undelivered (`system.pipelines`) and logged; the local write is never
 //! refused because of it.
+//!
+//! Bodies are gzip-compressed when configured (the default for OTLP/HTTP);
+//! OTLP/HTTP endpoints may be `https://` (rustls, system roots plus an
+//! optional CA file). On shutdown ([`Forward::shutdown`]) the queue stops
+//! taking copies and what is queued is sent until a deadline; what is left
+//! then counts as undelivered.
 
 mod client;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -26,6 +36,7 @@ use crate::config::{ForwardConfig, Signal};
 use crate::error::{Error, Result};
 use crate::otlp;
 use crate::processor::{Delivery, Processor, Report};
+use axum::body::Bytes;
 use client::{Attempt, Client};
 
 /// A request waiting to be forwarded.
@@ -91,6 +102,10 @@ pub struct Forward {
     tx: mpsc::Sender<Item>,
     shared: Arc<Shared>,
     start: Instant,
+    /// Tells the sending task to drain the queue by a deadline.
+    drain: watch::Sender<Option<Instant>>,
+    /// The sending task, until [`Forward::shutdown`] takes it.
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Forward {
@@ -108,8 +123,27 @@ impl Forward {
             signal: signal.as_str(),
             name: config.name.clone(),
         });
-        runtime.spawn(run(rx, client, shared.clone(), config.clone()));
-        Ok(Self { name: config.name, max_bytes: config.queue_max_bytes, tx, shared, start: Instant::now() })
+        let (drain, drain_rx) = watch::channel(None);
+        let task =
+            runtime.spawn(run(rx, client, shared.clone(), config.clone(), Drain { rx: drain_rx, deadline: None }));
+        Ok(Self {
+            name: config.name,
+            max_bytes: config.queue_max_bytes,
+            tx,
+            shared,
+            start: Instant::now(),
+            drain,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// Stop taking copies and send what is queued (and in flight) until
+    /// `deadline`; copies still queued or failing then count as undelivered.
+    /// Returns the sending task, which ends when the queue is empty or the
+    /// deadline has passed (`None` if shutdown was already called).
+    pub fn shutdown(&self, deadline: Instant) -> Option<JoinHandle<()>> {
+        self.drain.send_replace(Some(deadline));
+        self.task.lock().take()
     }
 
     fn enqueue(&self, payload: Payload, items: u64, bytes: usize) {
@@ -153,6 +187,10 @@ impl Processor for Forward {
         }
     }
 
+    fn shutdown(&self, deadline: Instant) -> Option<JoinHandle<()>> {
+        Forward::shutdown(self, deadline)
+    }
+
     fn delivery(&self) -> Option<Delivery> {
         let s = &self.shared;
         Some(Delivery {
@@ -168,23 +206,100 @@ fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
     initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(max)
 }
 
-/// Send the queue in order until every sender is gone.
-async fn run(mut rx: mpsc::Receiver<Item>, client: Client, shared: Arc<Shared>, config: ForwardConfig) {
+/// The sending task's view of a shutdown request.
+struct Drain {
+    rx: watch::Receiver<Option<Instant>>,
+    /// Set once shutdown was asked for.
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Drain {
+    /// Wait until shutdown is asked for (forever if the processor is dropped
+    /// without it: the queue is then sent as usual).
+    async fn requested(&mut self) {
+        while self.deadline.is_none() {
+            if let Some(d) = *self.rx.borrow_and_update() {
+                self.deadline = Some(tokio::time::Instant::from_std(d));
+                return;
+            }
+            if self.rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    fn passed(&self) -> bool {
+        self.deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+    }
+}
+
+/// Deliver one item: attempts with backoff until done, final failure or out
+/// of attempts. `Ok` has the items the other end refused.
+async fn deliver(client: &Client, item: &Item, body: Option<&Bytes>, config: &ForwardConfig) -> Result<u64, String> {
     let initial = Duration::from_millis(config.initial_backoff_ms);
     let max = Duration::from_millis(config.max_backoff_ms.max(config.initial_backoff_ms));
-    while let Some(item) = rx.recv().await {
-        let mut attempt = 0;
-        let outcome = loop {
-            attempt += 1;
-            match client.send(&item.payload).await {
-                Attempt::Done { rejected } => break Ok(rejected.min(item.items)),
-                Attempt::Retry { reason, after } if attempt < config.max_attempts => {
-                    let delay = backoff(attempt, initial, max).max(after.unwrap_or_default()).min(max);
-                    tracing::debug!(processor = %config.name, attempt, reason = %reason, ?delay, "forward: retrying");
-                    tokio::time::sleep(delay).await;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match client.send(&item.payload, body).await {
+            Attempt::Done { rejected } => return Ok(rejected.min(item.items)),
+            Attempt::Retry { reason, after } if attempt < config.max_attempts => {
+                let delay = backoff(attempt, initial, max).max(after.unwrap_or_default()).min(max);
+                tracing::debug!(processor = %config.name, attempt, reason = %reason, ?delay, "forward: retrying");
+                tokio::time::sleep(delay).await;
+            }
+            Attempt::Retry { reason, .. } => return Err(format!("{reason} (after {attempt} attempts)")),
+            Attempt::Fail(reason) => return Err(reason),
+        }
+    }
+}
+
+/// Send the queue in order until every sender is gone, or, after a shutdown
+/// request, until the queue is empty or the deadline has passed.
+async fn run(
+    mut rx: mpsc::Receiver<Item>,
+    client: Client,
+    shared: Arc<Shared>,
+    config: ForwardConfig,
+    mut drain: Drain,
+) {
+    // Items given up on because the shutdown deadline passed.
+    let mut late = 0u64;
+    loop {
+        let item = tokio::select! {
+            biased;
+            () = drain.requested(), if drain.deadline.is_none() => {
+                // Take no more copies; what is queued is still received.
+                rx.close();
+                continue;
+            }
+            item = rx.recv() => item,
+        };
+        let Some(item) = item else { break };
+        let outcome = if drain.passed() {
+            Err(None)
+        } else {
+            match client.body(&item.payload) {
+                Err(e) => Err(Some(e)),
+                Ok(body) => {
+                    let sending = deliver(&client, &item, body.as_ref(), &config);
+                    tokio::pin!(sending);
+                    let mut done = None;
+                    if drain.deadline.is_none() {
+                        tokio::select! {
+                            o = &mut sending => done = Some(o),
+                            () = drain.requested() => rx.close(),
+                        }
+                    }
+                    match (done, drain.deadline) {
+                        (Some(o), _) => o.map_err(Some),
+                        (None, Some(d)) => match tokio::time::timeout_at(d, &mut sending).await {
+                            Ok(o) => o.map_err(Some),
+                            Err(_) => Err(None),
+                        },
+                        (None, None) => sending.await.map_err(Some),
+                    }
                 }
-                Attempt::Retry { reason, .. } => break Err(format!("{reason} (after {attempt} attempts)")),
-                Attempt::Fail(reason) => break Err(reason),
             }
         };
         match outcome {
@@ -195,12 +310,19 @@ async fn run(mut rx: mpsc::Receiver<Item>, client: Client, shared: Arc<Shared>, 
                     tracing::warn!(processor = %config.name, rejected, "forward: the endpoint refused part of a copy");
                 }
             }
-            Err(reason) => {
+            Err(Some(reason)) => {
                 shared.undelivered(item.items);
                 tracing::warn!(processor = %config.name, endpoint = %config.endpoint, items = item.items, reason = %reason, "forward: copy not delivered");
             }
+            Err(None) => {
+                shared.undelivered(item.items);
+                late += item.items;
+            }
         }
         shared.queued(0, item.bytes);
+    }
+    if late > 0 {
+        tracing::warn!(processor = %config.name, endpoint = %config.endpoint, items = late, "forward: shutdown deadline passed; queued copies not delivered");
     }
     tracing::debug!(processor = %config.name, "forward: sender stopped");
 }

@@ -7,12 +7,14 @@
 //! resource attribute with the same key), as the pipeline sees them at this
 //! processor.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use tidewater_ingest::cardinality::SeriesLimiter;
 
 use crate::config::CardinalityLimitConfig;
@@ -33,25 +35,39 @@ fn pair_hash(kv: &KeyValue) -> u64 {
     h.finish()
 }
 
-/// Order-independent hashes of the attributes shared by a scope's points.
+/// Order-independent hashes of the attributes shared by a scope's points,
+/// worked out once per scope: `(key, pair hash)` sorted by key (one per key,
+/// the scope's winning over the resource's), and their sum.
 struct Base<'a> {
-    by_key: HashMap<&'a str, u64>,
+    by_key: Vec<(&'a str, u64)>,
     sum: u64,
 }
 
 impl<'a> Base<'a> {
     fn new(levels: [&'a [KeyValue]; 2]) -> Self {
-        let mut by_key = HashMap::new();
-        for kv in levels.into_iter().flatten() {
-            by_key.insert(kv.key.as_str(), pair_hash(kv));
+        let mut by_key: Vec<(&str, u64)> =
+            levels.into_iter().flatten().map(|kv| (kv.key.as_str(), pair_hash(kv))).collect();
+        // Stable: of equal keys the last written (scope after resource) is kept.
+        by_key.sort_by(|a, b| a.0.cmp(b.0));
+        let mut deduped: Vec<(&str, u64)> = Vec::with_capacity(by_key.len());
+        for e in by_key {
+            match deduped.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => deduped.push(e),
+            }
         }
-        let sum = by_key.values().fold(0u64, |a, h| a.wrapping_add(*h));
-        Self { by_key, sum }
+        let sum = deduped.iter().fold(0u64, |a, (_, h)| a.wrapping_add(*h));
+        Self { by_key: deduped, sum }
     }
 
+    /// The series of a point: the shared pairs, the point's own replacing
+    /// those with the same key.
     fn series(&self, point: &[KeyValue]) -> u64 {
         point.iter().fold(self.sum, |acc, kv| {
-            let acc = self.by_key.get(kv.key.as_str()).map_or(acc, |h| acc.wrapping_sub(*h));
+            let acc = match self.by_key.binary_search_by(|(k, _)| (*k).cmp(kv.key.as_str())) {
+                Ok(i) => acc.wrapping_sub(self.by_key[i].1),
+                Err(_) => acc,
+            };
             acc.wrapping_add(pair_hash(kv))
         })
     }
@@ -63,46 +79,109 @@ impl CardinalityLimit {
         let limiter = SeriesLimiter::new(config.max_series, Duration::from_secs(config.window_secs));
         Self { config, limiter }
     }
+
+    /// Calls `f` with every metric this processor applies to, in request order.
+    fn for_each_metric(&self, req: &mut ExportMetricsServiceRequest, mut f: impl FnMut(&mut Metric)) {
+        let metrics = req.resource_metrics.iter_mut().flat_map(|r| &mut r.scope_metrics).flat_map(|s| &mut s.metrics);
+        for m in metrics.filter(|m| self.config.metrics.selects(&m.name)) {
+            f(m);
+        }
+    }
+}
+
+/// The series of one table seen in a request.
+#[derive(Default)]
+struct TableSeries {
+    /// Series hashes, sorted and deduplicated once collected.
+    series: Vec<u64>,
+    /// Series refused by the limiter (sorted); empty when all were admitted.
+    refused: Vec<u64>,
 }
 
 impl Processor for CardinalityLimit {
     fn metrics(&self, req: &mut ExportMetricsServiceRequest, report: &mut Report) {
-        for rm in &mut req.resource_metrics {
+        // Pass 1: the series hash of every point (shared attributes hashed
+        // once per scope), grouped by table, so that the limiter is asked once
+        // per table and request, however many resources repeat the metric.
+        let mut hashes: Vec<u64> = Vec::with_capacity(otlp::metric_points(req));
+        // Per metric visited: its table's index in `tables` (None: no table name).
+        let mut spans: Vec<Option<usize>> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut tables: Vec<(String, TableSeries)> = Vec::new();
+        for rm in &req.resource_metrics {
             let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
-            for sm in &mut rm.scope_metrics {
+            for sm in &rm.scope_metrics {
                 let scope: &[KeyValue] = sm.scope.as_ref().map_or(&[], |s| &s.attributes);
-                let base = Base::new([resource, scope]);
-                for m in &mut sm.metrics {
+                let mut base: Option<Base<'_>> = None;
+                for m in &sm.metrics {
                     if !self.config.metrics.selects(&m.name) {
                         continue;
                     }
-                    let mut hashes = Vec::with_capacity(otlp::point_count(m));
-                    otlp::for_each_point_attributes(m, |attrs| hashes.push(base.series(attrs)));
-                    // Batched requests repeat a series per point: admit each series once.
-                    let mut series = hashes.clone();
-                    series.sort_unstable();
-                    series.dedup();
-                    let Some(table) = otlp::table_name(&m.name) else { continue };
-                    let admitted = self.limiter.admit(&table, &series);
-                    if admitted.iter().all(|a| *a) {
+                    let Some(table) = otlp::table_name(&m.name) else {
+                        spans.push(None);
                         continue;
-                    }
-                    let mut i = 0;
-                    let dropped = otlp::retain_points(m, |_| {
-                        i += 1;
-                        let h = hashes.get(i - 1).copied().unwrap_or_default();
-                        series.binary_search(&h).ok().and_then(|j| admitted.get(j).copied()).unwrap_or(true)
+                    };
+                    let t = match index.get(table.as_ref()) {
+                        Some(t) => *t,
+                        None => {
+                            let name = Cow::into_owned(table);
+                            index.insert(name.clone(), tables.len());
+                            tables.push((name, TableSeries::default()));
+                            tables.len() - 1
+                        }
+                    };
+                    let base = base.get_or_insert_with(|| Base::new([resource, scope]));
+                    let series = &mut tables[t].1.series;
+                    otlp::for_each_point_attributes_ref(m, |attrs| {
+                        let h = base.series(attrs);
+                        hashes.push(h);
+                        series.push(h);
                     });
-                    report.refuse(
-                        dropped,
-                        format!(
-                            "{}: {dropped} points of new series over the limit of {} series (pipeline processor {:?})",
-                            m.name, self.config.max_series, self.config.name
-                        ),
-                    );
+                    spans.push(Some(t));
                 }
             }
         }
+        // Admit each table's distinct series at once.
+        let mut any_refused = false;
+        for (table, ts) in &mut tables {
+            ts.series.sort_unstable();
+            ts.series.dedup();
+            let admitted = self.limiter.admit(table, &ts.series);
+            if admitted.iter().all(|a| *a) {
+                continue;
+            }
+            ts.refused = ts.series.iter().zip(&admitted).filter(|(_, a)| !**a).map(|(h, _)| *h).collect();
+            any_refused = true;
+        }
+        if !any_refused {
+            return;
+        }
+        // Pass 2 (only when something was refused): drop the refused points,
+        // visiting the metrics in the same order as pass 1.
+        let (mut span, mut next) = (0, 0);
+        self.for_each_metric(req, |m| {
+            let table = spans.get(span).copied().flatten();
+            span += 1;
+            let Some(ts) = table.and_then(|t| tables.get(t)).map(|t| &t.1) else { return };
+            let start = next;
+            next += otlp::point_count(m);
+            if ts.refused.is_empty() {
+                return;
+            }
+            let mut i = start;
+            let dropped = otlp::retain_points(m, |_| {
+                let h = hashes.get(i).copied().unwrap_or_default();
+                i += 1;
+                ts.refused.binary_search(&h).is_err()
+            });
+            report.refuse(
+                dropped,
+                format!(
+                    "{}: {dropped} points of new series over the limit of {} series (pipeline processor {:?})",
+                    m.name, self.config.max_series, self.config.name
+                ),
+            );
+        });
         otlp::prune_metrics(req);
     }
 }

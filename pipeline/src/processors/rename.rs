@@ -1,6 +1,8 @@
 //! `rename` (metrics): exact names first, then the first regex rule that
 //! matches; the table name follows the new name.
 
+use std::collections::HashMap;
+
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 use crate::config::RenameConfig;
@@ -33,9 +35,18 @@ impl Rename {
 
 impl Processor for Rename {
     fn metrics(&self, req: &mut ExportMetricsServiceRequest, _report: &mut Report) {
+        // The same names repeat in every resource (one per host or pod):
+        // each distinct name is looked up (regex run) once per request.
+        let mut seen: HashMap<String, Option<String>> = HashMap::new();
         for m in req.resource_metrics.iter_mut().flat_map(|r| &mut r.scope_metrics).flat_map(|s| &mut s.metrics) {
-            if let Some(n) = self.rename(&m.name) {
-                m.name = n;
+            if !seen.contains_key(m.name.as_str()) {
+                let new = self.rename(&m.name);
+                seen.insert(m.name.clone(), new);
+            }
+            if let Some(Some(n)) = seen.get(m.name.as_str()) {
+                // Reuses the name's buffer when it is large enough.
+                m.name.clear();
+                m.name.push_str(n);
             }
         }
     }
