@@ -46,6 +46,19 @@ pub fn column_name(key: &str) -> Option<String> {
     Some(n)
 }
 
+/// Like [`column_name`], borrowing `key` when it needs no change (the
+/// common case: Prometheus label names are already `[a-zA-Z_][a-zA-Z0-9_]*`).
+pub fn column_name_cow(key: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let plain = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !key.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && !RESERVED_COLUMNS.contains(&key);
+    if plain && !key.is_empty() {
+        Some(std::borrow::Cow::Borrowed(key))
+    } else {
+        column_name(key).map(std::borrow::Cow::Owned)
+    }
+}
+
 fn sanitize(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 1);
     if name.as_bytes().first().is_some_and(u8::is_ascii_digit) {
@@ -67,5 +80,8 @@ mod tests {
         assert_eq!(column_name("service.name").as_deref(), Some("service_name"));
         assert_eq!(column_name("time").as_deref(), Some("attr_time"));
         assert_eq!(column_name("ünï").as_deref(), Some("_n_"));
+        for key in ["host", "service.name", "time", "2xx", "", "ünï", "le"] {
+            assert_eq!(column_name_cow(key).map(|c| c.into_owned()), column_name(key), "{key}");
+        }
     }
 }

@@ -9,10 +9,11 @@
 //! get no `tidewater.kind`: they merge with an OTLP table of the same name.
 //! Samples that break a rule are counted and the rest of the request is kept.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, DictionaryArray, Float64Array, RecordBatch, TimestampNanosecondArray};
+use arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::error::ArrowError;
 use axum::http::{header, HeaderMap};
@@ -179,13 +180,11 @@ pub fn encode(req: &WriteRequest) -> Result<Vec<u8>> {
 /// Convert a request into one table write per metric name.
 pub fn convert(req: &WriteRequest, limits: &PointLimits) -> Converted {
     let mut out = Converted::default();
-    let mut tables: HashMap<String, TableBuilder> = HashMap::new();
+    let mut tables = Tables::default();
     for series in &req.timeseries {
         add_series(series, limits, &mut tables, &mut out);
     }
-    let mut tables: Vec<(String, TableBuilder)> = tables.into_iter().collect();
-    tables.sort_by(|a, b| a.0.cmp(&b.0));
-    for (table, builder) in tables {
+    for (table, builder) in tables.into_sorted() {
         let rows = builder.times.len();
         match builder.finish(table.clone()) {
             Ok(w) => {
@@ -201,12 +200,7 @@ pub fn convert(req: &WriteRequest, limits: &PointLimits) -> Converted {
     out
 }
 
-fn add_series(
-    series: &TimeSeries,
-    limits: &PointLimits,
-    tables: &mut HashMap<String, TableBuilder>,
-    out: &mut Converted,
-) {
+fn add_series<'a>(series: &'a TimeSeries, limits: &PointLimits, tables: &mut Tables<'a>, out: &mut Converted) {
     out.reject(series.histograms.len(), "native histograms are not stored yet".into());
     if series.samples.is_empty() {
         return;
@@ -218,31 +212,80 @@ fn add_series(
             return;
         }
     };
-    let builder = tables.entry(labels.table.clone()).or_insert_with(|| TableBuilder::new(&labels.name));
+    let Some(builder) = tables.builder(labels.name) else {
+        out.reject(series.samples.len(), "series with an empty metric name".into());
+        return;
+    };
+    let start = builder.times.len();
     for s in &series.samples {
         match s.timestamp.checked_mul(NANOS_PER_MILLI).filter(|_| s.timestamp > 0) {
-            Some(time) => builder.push(time, s.value, &labels.columns),
+            Some(time) => {
+                builder.times.push(time);
+                builder.values.push(s.value);
+            }
             None => {
                 out.reject(1, format!("{}: sample timestamp {} ms is not a time after 1970", labels.name, s.timestamp))
             }
         }
     }
+    let stored = builder.times.len() - start;
+    if stored > 0 {
+        for (column, value) in &labels.columns {
+            builder.column(column).push(start, value, stored);
+        }
+    }
 }
 
-/// A series' labels, checked and normalised.
-struct SeriesLabels {
+/// The table builders of one request. A series finds its builder by its raw
+/// metric name (no normalisation, no allocation for a name seen before);
+/// raw names that normalise alike share one table.
+#[derive(Default)]
+struct Tables<'a> {
+    by_raw: HashMap<&'a str, usize>,
+    by_table: HashMap<String, usize>,
+    builders: Vec<(String, TableBuilder)>,
+}
+
+impl<'a> Tables<'a> {
+    fn builder(&mut self, raw: &'a str) -> Option<&mut TableBuilder> {
+        let i = match self.by_raw.get(raw) {
+            Some(i) => *i,
+            None => {
+                let table = normalize::table_name(raw)?;
+                let i = match self.by_table.get(&table) {
+                    Some(i) => *i,
+                    None => {
+                        self.builders.push((table.clone(), TableBuilder::new(raw)));
+                        self.by_table.insert(table, self.builders.len() - 1);
+                        self.builders.len() - 1
+                    }
+                };
+                self.by_raw.insert(raw, i);
+                i
+            }
+        };
+        self.builders.get_mut(i).map(|(_, b)| b)
+    }
+
+    fn into_sorted(mut self) -> Vec<(String, TableBuilder)> {
+        self.builders.sort_by(|a, b| a.0.cmp(&b.0));
+        self.builders
+    }
+}
+
+/// A series' labels, checked and normalised, borrowed from the request.
+struct SeriesLabels<'a> {
     /// The `__name__` value as sent.
-    name: String,
-    /// The normalised table name.
-    table: String,
-    /// Column name -> value, for the labels other than `__name__`.
-    columns: BTreeMap<String, String>,
+    name: &'a str,
+    /// (column name, value) for the labels other than `__name__`, sorted by
+    /// column; of labels that normalise to the same column the last wins.
+    columns: Vec<(Cow<'a, str>, &'a str)>,
 }
 
-impl SeriesLabels {
-    fn new(series: &TimeSeries, limits: &PointLimits) -> Result<Self, String> {
+impl<'a> SeriesLabels<'a> {
+    fn new(series: &'a TimeSeries, limits: &PointLimits) -> Result<Self, String> {
         let mut name = None;
-        let mut columns = BTreeMap::new();
+        let mut columns = Vec::with_capacity(series.labels.len());
         for l in &series.labels {
             if l.name == NAME_LABEL {
                 name = Some(l.value.as_str());
@@ -257,10 +300,15 @@ impl SeriesLabels {
             if l.value.len() > limits.max_value_len {
                 return Err(format!("label {} value longer than {} bytes", l.name, limits.max_value_len));
             }
-            if let Some(col) = normalize::column_name(&l.name) {
-                columns.insert(col, l.value.clone());
+            if let Some(col) = normalize::column_name_cow(&l.name) {
+                columns.push((col, l.value.as_str()));
             }
         }
+        // Reversed, then a stable sort: of equal columns the last label sent
+        // comes first, and dedup keeps it.
+        columns.reverse();
+        columns.sort_by(|a, b| a.0.cmp(&b.0));
+        columns.dedup_by(|later, first| later.0 == first.0);
         let name = name.filter(|n| !n.is_empty()).ok_or_else(|| "series without a __name__ label".to_string())?;
         if name.len() > limits.max_name_len {
             return Err(format!("metric name longer than {} bytes", limits.max_name_len));
@@ -268,8 +316,7 @@ impl SeriesLabels {
         if columns.len() > limits.max_attributes {
             return Err(format!("{name}: {} labels, limit {}", columns.len(), limits.max_attributes));
         }
-        let table = normalize::table_name(name).ok_or_else(|| "series with an empty metric name".to_string())?;
-        Ok(Self { name: name.to_string(), table, columns })
+        Ok(Self { name, columns })
     }
 }
 
@@ -278,8 +325,42 @@ struct TableBuilder {
     original_name: String,
     times: Vec<i64>,
     values: Vec<f64>,
-    /// Label column -> (row, value); rows without the label are NULL.
-    labels: BTreeMap<String, Vec<(usize, String)>>,
+    /// Label column positions in `columns` by name (sorted, for the schema).
+    labels: BTreeMap<String, usize>,
+    /// Label columns; rows without the label are NULL.
+    columns: Vec<LabelColumn>,
+}
+
+/// One label column as dictionary keys (each distinct value stored once),
+/// so a sample costs one key per label rather than a copy of its value.
+#[derive(Default)]
+struct LabelColumn {
+    keys: Vec<Option<i32>>,
+    values: Vec<String>,
+    index: HashMap<String, i32>,
+}
+
+impl LabelColumn {
+    /// Rows `row..row + n` hold `value`; rows before `row` not yet set have no value.
+    fn push(&mut self, row: usize, value: &str, n: usize) {
+        self.keys.resize(row, None);
+        let key = match self.index.get(value) {
+            Some(k) => *k,
+            None => {
+                // A request holds far fewer than 2^31 distinct values (its body is bounded).
+                let k = self.values.len() as i32;
+                self.values.push(value.to_string());
+                self.index.insert(value.to_string(), k);
+                k
+            }
+        };
+        self.keys.extend(std::iter::repeat_n(Some(key), n));
+    }
+
+    fn finish(mut self, rows: usize) -> Result<DictionaryArray<Int32Type>, ArrowError> {
+        self.keys.resize(rows, None);
+        DictionaryArray::try_new(Int32Array::from(self.keys), Arc::new(StringArray::from(self.values)))
+    }
 }
 
 impl TableBuilder {
@@ -289,16 +370,20 @@ impl TableBuilder {
             times: Vec::new(),
             values: Vec::new(),
             labels: BTreeMap::new(),
+            columns: Vec::new(),
         }
     }
 
-    fn push(&mut self, time: i64, value: f64, columns: &BTreeMap<String, String>) {
-        let row = self.times.len();
-        self.times.push(time);
-        self.values.push(value);
-        for (k, v) in columns {
-            self.labels.entry(k.clone()).or_default().push((row, v.clone()));
-        }
+    fn column(&mut self, name: &str) -> &mut LabelColumn {
+        let i = match self.labels.get(name) {
+            Some(i) => *i,
+            None => {
+                self.columns.push(LabelColumn::default());
+                self.labels.insert(name.to_string(), self.columns.len() - 1);
+                self.columns.len() - 1
+            }
+        };
+        &mut self.columns[i]
     }
 
     fn finish(self, table: String) -> Result<TableWrite, ArrowError> {
@@ -308,16 +393,11 @@ impl TableBuilder {
             Arc::new(TimestampNanosecondArray::from(self.times).with_timezone("UTC")),
             Arc::new(Float64Array::from(self.values)),
         ];
-        for (key, cells) in &self.labels {
-            let mut dense: Vec<Option<&str>> = vec![None; rows];
-            for (row, v) in cells {
-                if let Some(slot) = dense.get_mut(*row) {
-                    *slot = Some(v.as_str());
-                }
-            }
-            let array: DictionaryArray<Int32Type> = dense.into_iter().collect();
+        let mut label_columns: Vec<Option<LabelColumn>> = self.columns.into_iter().map(Some).collect();
+        for (key, i) in self.labels {
+            let Some(column) = label_columns.get_mut(i).and_then(Option::take) else { continue };
             fields.push(Field::new(key.as_str(), cols::attribute_type(), true));
-            columns.push(Arc::new(array));
+            columns.push(Arc::new(column.finish(rows)?));
         }
         // No META_KIND on purpose: remote write 1.0 has no reliable type.
         let meta = HashMap::from([(cols::META_ORIGINAL_NAME.to_string(), self.original_name)]);
