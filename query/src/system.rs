@@ -79,14 +79,8 @@ impl SchemaProvider for SystemSchema {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         Ok(Self::lookup(name)
             .map(|(schema, build)| {
-                Arc::new(SystemTable {
-                    schema,
-                    build,
-                    store: self.store.clone(),
-                    log: self.log.clone(),
-                    tenant: self.tenant.clone(),
-                })
-                    as Arc<dyn TableProvider>
+                let (store, log, tenant) = (self.store.clone(), self.log.clone(), self.tenant.clone());
+                BatchTable::provider(schema, move || build(&store, &log, &tenant))
             })
             .or_else(|| self.extra.read().get(name).cloned()))
     }
@@ -96,18 +90,37 @@ impl SchemaProvider for SystemSchema {
     }
 }
 
-/// A system table: its rows are built from the store when scanned.
-#[derive(Debug)]
-struct SystemTable {
+/// A read-only table whose one batch is built when it is scanned: the
+/// shape of every `system` table (this crate's, and those other crates
+/// register, e.g. `system.alerts`, `system.pipelines`).
+pub struct BatchTable {
     schema: SchemaRef,
-    build: Builder,
-    store: Arc<Store>,
-    log: Arc<QueryLog>,
-    tenant: Tenant,
+    build: Box<dyn Fn() -> Result<RecordBatch> + Send + Sync>,
+}
+
+impl std::fmt::Debug for BatchTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchTable").field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+impl BatchTable {
+    /// A table of `schema` whose rows `build` makes at each scan.
+    pub fn new(schema: SchemaRef, build: impl Fn() -> Result<RecordBatch> + Send + Sync + 'static) -> Self {
+        Self { schema, build: Box::new(build) }
+    }
+
+    /// Like [`BatchTable::new`], as a provider to register.
+    pub fn provider(
+        schema: SchemaRef,
+        build: impl Fn() -> Result<RecordBatch> + Send + Sync + 'static,
+    ) -> Arc<dyn TableProvider> {
+        Arc::new(Self::new(schema, build))
+    }
 }
 
 #[async_trait]
-impl TableProvider for SystemTable {
+impl TableProvider for BatchTable {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -123,7 +136,7 @@ impl TableProvider for SystemTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = (self.build)(&self.store, &self.log, &self.tenant)?;
+        let batch = (self.build)()?;
         Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
     }
 }
