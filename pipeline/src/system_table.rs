@@ -3,27 +3,26 @@
 
 use std::sync::{Arc, Weak};
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::catalog::TableProvider;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableType};
-use datafusion::physical_plan::ExecutionPlan;
+use tidewater_query::system::BatchTable;
 
 use crate::handle::Pipelines;
 
-/// The table (holds the pipelines weakly).
+/// `system.pipelines`.
 #[derive(Debug)]
-pub struct PipelinesTable {
-    pipelines: Weak<Pipelines>,
-}
+pub struct PipelinesTable;
 
 impl PipelinesTable {
-    /// `system.pipelines` over `pipelines`; register it as `pipelines`.
+    /// `system.pipelines` over `pipelines` (held weakly); register it as `pipelines`.
     pub fn provider(pipelines: &Arc<Pipelines>) -> Arc<dyn TableProvider> {
-        Arc::new(Self { pipelines: Arc::downgrade(pipelines) })
+        let pipelines: Weak<Pipelines> = Arc::downgrade(pipelines);
+        BatchTable::provider(schema(), move || match pipelines.upgrade() {
+            Some(p) => batch(&p),
+            None => Ok(RecordBatch::new_empty(schema())),
+        })
     }
 }
 
@@ -68,29 +67,4 @@ fn batch(p: &Pipelines) -> Result<RecordBatch> {
         num(&|x| x.delivery.map(|d| d.queued_bytes)),
     ];
     Ok(RecordBatch::try_new(schema(), columns)?)
-}
-
-#[async_trait]
-impl TableProvider for PipelinesTable {
-    fn schema(&self) -> SchemaRef {
-        schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = match self.pipelines.upgrade() {
-            Some(p) => batch(&p)?,
-            None => RecordBatch::new_empty(schema()),
-        };
-        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?)
-    }
 }
