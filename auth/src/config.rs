@@ -43,14 +43,19 @@ pub struct TokenConfig {
 impl TokenConfig {
     /// The principal this token stands for (names checked by [`AuthConfig::validate`]).
     pub fn principal(&self) -> Result<Principal> {
-        let invalid = |e: tidewater_tenant::InvalidTenant| Error::InvalidToken { name: self.name.clone(), message: e.to_string() };
+        let invalid = |e: tidewater_tenant::InvalidTenant| Error::InvalidToken {
+            name: self.name.clone(),
+            message: e.to_string(),
+        };
         let tenant = Tenant::new(&self.tenant).map_err(invalid)?;
         let other_tenants = if self.tenants.iter().any(|t| t == "*") {
             TenantSet::Any
         } else if self.tenants.is_empty() {
             TenantSet::None
         } else {
-            TenantSet::Some(self.tenants.iter().map(|t| Tenant::new(t)).collect::<std::result::Result<_, _>>().map_err(invalid)?)
+            TenantSet::Some(
+                self.tenants.iter().map(|t| Tenant::new(t)).collect::<std::result::Result<_, _>>().map_err(invalid)?,
+            )
         };
         Ok(Principal { name: self.name.clone(), tenant, other_tenants, scopes: self.scopes.clone() })
     }
@@ -154,9 +159,10 @@ mod tests {
         assert!(toml::from_str::<AuthConfig>("[[tokens]]\nname = \"x\"\nhash = \"h\"\nscopes = [\"root\"]\n").is_err());
         assert!(AuthConfig::default().validate().is_ok(), "off with no tokens is the default");
         let hash = hash_token("s").expect("hash");
-        let bad_tenant: AuthConfig =
-            toml::from_str(&format!("[[tokens]]\nname = \"x\"\nhash = \"{hash}\"\nscopes = [\"read\"]\ntenant = \"A/B\"\n"))
-                .expect("parses");
+        let bad_tenant: AuthConfig = toml::from_str(&format!(
+            "[[tokens]]\nname = \"x\"\nhash = \"{hash}\"\nscopes = [\"read\"]\ntenant = \"A/B\"\n"
+        ))
+        .expect("parses");
         assert!(bad_tenant.validate().unwrap_err().to_string().contains("invalid tenant"));
     }
 }

@@ -55,7 +55,10 @@ fn tsbs_cpu_remote_write(hosts: usize, points: usize) -> remote_write::WriteRequ
             labels.push(Label { name: "__name__".into(), value: metric.name });
             labels.sort_by(|a, b| a.name.cmp(&b.name));
             let samples = (0..points)
-                .map(|p| Sample { value: ((h * 7 + f * 3 + p) % 100) as f64, timestamp: 1_700_000_000_000 + p as i64 * 10_000 })
+                .map(|p| Sample {
+                    value: ((h * 7 + f * 3 + p) % 100) as f64,
+                    timestamp: 1_700_000_000_000 + p as i64 * 10_000,
+                })
                 .collect();
             timeseries.push(TimeSeries { labels, samples, ..Default::default() });
         }

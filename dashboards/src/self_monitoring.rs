@@ -64,7 +64,10 @@ pub async fn write_once(ingester: &Ingester) -> Result<(), String> {
     for w in &mut converted.writes {
         w.table = format!("{}.{}", tidewater_telemetry::SCHEMA, w.table);
     }
-    let stored = ingester.store(&tidewater_ingest::Tenant::default_tenant(), converted, "metrics").await.map_err(|e| e.to_string())?;
+    let stored = ingester
+        .store(&tidewater_ingest::Tenant::default_tenant(), converted, "metrics")
+        .await
+        .map_err(|e| e.to_string())?;
     if stored.rejected > 0 {
         tracing::warn!(rejected = stored.rejected, reason = %stored.message, "some self-metrics were refused");
     }

@@ -17,11 +17,11 @@ use http::{Request, Response};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use prost::Message;
+use tidewater_tenant::Tenant;
 use tonic::body::Body;
 use tonic::codec::{BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::Status;
-use tidewater_tenant::Tenant;
 
 use crate::service::Ingester;
 
@@ -37,7 +37,11 @@ pub trait Signal: Send + Sync + 'static {
     /// Response message.
     type Response: Message + Send + 'static;
     /// Handle one decoded request.
-    fn export(ingester: Ingester, tenant: Tenant, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>>;
+    fn export(
+        ingester: Ingester,
+        tenant: Tenant,
+        req: Self::Request,
+    ) -> BoxFuture<Result<Self::Response, crate::Error>>;
 }
 
 /// `opentelemetry.proto.collector.metrics.v1.MetricsService`.
@@ -48,7 +52,11 @@ impl Signal for Metrics {
     const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
     type Request = ExportMetricsServiceRequest;
     type Response = ExportMetricsServiceResponse;
-    fn export(ingester: Ingester, tenant: Tenant, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
+    fn export(
+        ingester: Ingester,
+        tenant: Tenant,
+        req: Self::Request,
+    ) -> BoxFuture<Result<Self::Response, crate::Error>> {
         Box::pin(async move { ingester.export_metrics(&tenant, req).await })
     }
 }
@@ -61,7 +69,11 @@ impl Signal for Logs {
     const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
     type Request = ExportLogsServiceRequest;
     type Response = ExportLogsServiceResponse;
-    fn export(ingester: Ingester, tenant: Tenant, req: Self::Request) -> BoxFuture<Result<Self::Response, crate::Error>> {
+    fn export(
+        ingester: Ingester,
+        tenant: Tenant,
+        req: Self::Request,
+    ) -> BoxFuture<Result<Self::Response, crate::Error>> {
         Box::pin(async move { ingester.export_logs(&tenant, req).await })
     }
 }

@@ -6,13 +6,13 @@ use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::Extension;
-use tidewater_tenant::Tenant;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
 use prost::Message;
+use tidewater_tenant::Tenant;
 
 use crate::error::{Error, Result};
 use crate::grpc::{Logs, Metrics, Signal};

@@ -133,7 +133,11 @@ impl Ingester {
 
     /// Store a logs request into the `logs` table; records that break a rule
     /// are reported in the partial success.
-    pub async fn export_logs(&self, tenant: &Tenant, mut req: ExportLogsServiceRequest) -> Result<ExportLogsServiceResponse> {
+    pub async fn export_logs(
+        &self,
+        tenant: &Tenant,
+        mut req: ExportLogsServiceRequest,
+    ) -> Result<ExportLogsServiceResponse> {
         let refused = self.preprocess.as_ref().map(|p| p.logs(&mut req)).unwrap_or_default();
         let mut converted = logs::convert(&req, self.limits.max_request_bytes);
         drop(req);

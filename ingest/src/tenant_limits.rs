@@ -75,7 +75,8 @@ impl TenantLimiter {
         };
         let (refused, reasons) = limiter.apply_as_one(writes);
         if refused > 0 {
-            tidewater_telemetry::metrics::INGEST_TENANT_REFUSED.add(&[tenant.as_str(), "max_active_series"], refused as u64);
+            tidewater_telemetry::metrics::INGEST_TENANT_REFUSED
+                .add(&[tenant.as_str(), "max_active_series"], refused as u64);
         }
         let reasons = reasons.into_iter().map(|r| format!("tenant {tenant}: {r} (max_active_series)")).collect();
         (refused, reasons)

@@ -12,11 +12,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use tidewater_tenant::Tenant;
 use datafusion::arrow::array::RecordBatch;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
+use tidewater_tenant::Tenant;
 
 use crate::engine::{QueryEngine, QueryStream};
 use crate::error::Error;

@@ -3,11 +3,11 @@
 //!
 //! Bounded: at most `RECENT` finished queries are kept.
 
-use tidewater_tenant::Tenant;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tidewater_tenant::Tenant;
 
 use parking_lot::Mutex;
 

@@ -86,7 +86,10 @@ impl AsyncRead for Conn {
         if polled.is_pending() {
             if let Some(p) = &mut this.preface {
                 if p.deadline.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "connection preface not received in time")));
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "connection preface not received in time",
+                    )));
                 }
             }
         }

@@ -170,15 +170,21 @@ fn tenants_cannot_see_each_other_by_any_route() {
     for path in ["/metrics", "/api/v1/rules", "/api/v1/alerts", "/api/v1/slos", "/api/v1/pipelines"] {
         let url = format!("{}{path}", server.url());
         assert_eq!(c.get(&url).bearer_auth(beta).send().expect("get").status().as_u16(), 403, "{path}");
-        assert_eq!(c.get(&url).bearer_auth(t.get("default_read")).send().expect("get").status().as_u16(), 200, "{path}");
+        assert_eq!(
+            c.get(&url).bearer_auth(t.get("default_read")).send().expect("get").status().as_u16(),
+            200,
+            "{path}"
+        );
     }
 
     // Flight SQL GetTables and queries act for the token's tenant.
     runtime().block_on(async {
-        let channel = Channel::from_shared(format!("http://{}", server.grpc)).expect("uri").connect().await.expect("connect");
+        let channel =
+            Channel::from_shared(format!("http://{}", server.grpc)).expect("uri").connect().await.expect("connect");
         let mut client = FlightSqlServiceClient::new(channel.clone());
         client.set_header("authorization", format!("Bearer {beta}"));
-        let info = client.get_tables(CommandGetTables { include_schema: false, ..Default::default() }).await.expect("tables");
+        let info =
+            client.get_tables(CommandGetTables { include_schema: false, ..Default::default() }).await.expect("tables");
         let listed = table(&fetch(&mut client, info).await);
         assert!(listed.contains("beta_only") && !listed.contains("cpu"), "{listed}");
         let e = client.execute("SELECT count(*) FROM cpu".into(), None).await.expect_err("acme's table");
@@ -220,8 +226,9 @@ fn a_tenant_over_its_ingest_rate_gets_429_while_another_keeps_writing() {
             let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
             refusal = Some((retry, r.text().unwrap_or_default()));
         }
-        let other =
-            remote_write_at(&server, t.get("beta_write"), "beta_steady", 1_700_000_000_000 + i * 1000).send().expect("rw");
+        let other = remote_write_at(&server, t.get("beta_write"), "beta_steady", 1_700_000_000_000 + i * 1000)
+            .send()
+            .expect("rw");
         assert_eq!(other.status().as_u16(), 204, "beta is not limited");
     }
     assert_eq!(statuses, [200, 200, 429]);
@@ -230,7 +237,8 @@ fn a_tenant_over_its_ingest_rate_gets_429_while_another_keeps_writing() {
     assert!(body.contains("ingest_samples_per_sec") && body.contains("limited"), "{body}");
     // OTLP/gRPC answers RESOURCE_EXHAUSTED naming the limit.
     runtime().block_on(async {
-        let channel = Channel::from_shared(format!("http://{}", server.grpc)).expect("uri").connect().await.expect("connect");
+        let channel =
+            Channel::from_shared(format!("http://{}", server.grpc)).expect("uri").connect().await.expect("connect");
         let body: ExportMetricsServiceRequest = serde_json::from_str(CPU_JSON).expect("OTLP JSON");
         let mut req = tonic::Request::new(body);
         let bearer = format!("Bearer {}", t.get("limited_write"));
@@ -258,5 +266,9 @@ fn psql(server: &Server, password: &str, database: &str, sql: &str) -> (bool, St
         .env("PGPASSWORD", password)
         .output()
         .expect("run psql (Debian package postgresql-client; ./scripts/test installs it)");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

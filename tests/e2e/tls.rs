@@ -17,7 +17,9 @@ use futures::TryStreamExt;
 use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tonic::transport::{Channel, Endpoint};
@@ -44,7 +46,8 @@ impl Ca {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate().expect("ca key");
         let pem = params.self_signed(&key).expect("ca cert").pem();
         Ca { pem, issuer: Issuer::new(params, key) }
@@ -61,7 +64,8 @@ impl Ca {
     }
 
     fn issue(&self, names: &[&str], purpose: ExtendedKeyUsagePurpose) -> Leaf {
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
         params.distinguished_name.push(DnType::CommonName, names[0]);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![purpose];
@@ -153,7 +157,10 @@ pub fn write_cpu(client: &reqwest_rustls::blocking::Client, server: &Server) -> 
 }
 
 /// `SELECT count(*) FROM cpu` over https.
-pub fn count_cpu(client: &reqwest_rustls::blocking::Client, server: &Server) -> reqwest_rustls::Result<serde_json::Value> {
+pub fn count_cpu(
+    client: &reqwest_rustls::blocking::Client,
+    server: &Server,
+) -> reqwest_rustls::Result<serde_json::Value> {
     let resp = client
         .post(https_url(server, "/api/v1/sql"))
         .json(&serde_json::json!({ "query": "SELECT count(*) AS n FROM cpu" }))
@@ -194,8 +201,13 @@ async fn flight_count(channel: Channel) -> i64 {
     let info = client.execute("SELECT count(*) FROM cpu".into(), None).await.expect("execute");
     let mut n = 0;
     for endpoint in info.endpoint {
-        let batches: Vec<_> =
-            client.do_get(endpoint.ticket.expect("ticket")).await.expect("do_get").try_collect().await.expect("batches");
+        let batches: Vec<_> = client
+            .do_get(endpoint.ticket.expect("ticket"))
+            .await
+            .expect("do_get")
+            .try_collect()
+            .await
+            .expect("batches");
         for b in batches {
             let col = b.column(0).as_any().downcast_ref::<Int64Array>().expect("int64 count");
             n += (0..col.len()).map(|i| col.value(i)).sum::<i64>();
@@ -327,7 +339,11 @@ fn psql(server: &Server, params: &str, sql: &str) -> (bool, String, String) {
         .env_remove("PGSSLMODE")
         .output()
         .expect("run psql (Debian package postgresql-client)");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]

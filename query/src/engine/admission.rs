@@ -29,9 +29,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 use super::QueryEngine;
-use tidewater_tenant::Tenant;
 use crate::error::{Error, Result};
 use crate::query_log::{QueryLog, ScanStats};
+use tidewater_tenant::Tenant;
 
 /// An admitted query: holds its concurrency permit and its `system.queries`
 /// entry until the last clone is dropped. Cheap to clone.

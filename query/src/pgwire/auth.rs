@@ -27,8 +27,12 @@ pub trait PasswordCheck: Send + Sync + 'static {
     /// The tenant `user` acts for when `password` lets it query (`database`:
     /// the database the client asked for, which may name a tenant); None
     /// when it may not.
-    fn check<'a>(&'a self, user: &'a str, database: Option<&'a str>, password: &'a str)
-        -> BoxFuture<'a, Option<Tenant>>;
+    fn check<'a>(
+        &'a self,
+        user: &'a str,
+        database: Option<&'a str>,
+        password: &'a str,
+    ) -> BoxFuture<'a, Option<Tenant>>;
 }
 
 /// The start-up handler: password check (optional), then the usual
@@ -70,7 +74,11 @@ impl StartupHandler for Startup {
                 if self.require_tls && !client.is_secure() {
                     tracing::debug!("postgres start-up without TLS refused");
                     let message = "this server requires TLS (sslmode=require or stronger)";
-                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), "28000".into(), message.into()))));
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        message.into(),
+                    ))));
                 }
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);

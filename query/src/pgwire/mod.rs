@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
+use datafusion_postgres::datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
@@ -53,7 +54,6 @@ use datafusion_postgres::pgwire::tokio::{process_socket, TlsAcceptor};
 use datafusion_postgres::DfSessionService;
 use pg_catalog::PgCatalog;
 use std::collections::HashMap;
-use datafusion_postgres::datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
 use tidewater_tenant::Tenant;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -215,7 +215,7 @@ pub fn sql_state(e: &Error) -> &'static str {
         Error::Timeout(_) => "57014", // query_canceled
         Error::BadRequest(_) => "42000",
         Error::TooManyQueries(_) | Error::TenantLimit { .. } => "53000", // insufficient_resources
-        Error::ResultTooLarge(_) => "54000", // program_limit_exceeded
+        Error::ResultTooLarge(_) => "54000",                             // program_limit_exceeded
         Error::Task(_) => "XX000",
         Error::DataFusion(df) => match df.find_root() {
             DataFusionError::SQL(..) => "42601",           // syntax_error

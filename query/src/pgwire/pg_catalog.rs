@@ -29,9 +29,9 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::{
 };
 
 use crate::catalog::CATALOG;
-use tidewater_tenant::Tenant;
 use crate::engine::QueryEngine;
 use crate::error::Result;
+use tidewater_tenant::Tenant;
 
 /// The shared `pg_catalog` schema and static tables.
 #[derive(Clone)]
