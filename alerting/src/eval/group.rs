@@ -1,15 +1,18 @@
 //! One group at run time: its rules' alerts, health and timings; one
-//! evaluation at a time; state saved after each evaluation, before sending.
+//! evaluation at a time; state saved after each evaluation that changed it,
+//! before sending.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use parking_lot::Mutex;
 
 use super::alert::{Alert, RuleAlerts};
-use super::Evaluator;
+use super::source::QuerySource;
+use super::{Evaluator, RuleOutput};
 use crate::rules::{Group, Rule};
 use crate::slo::SloStatus;
 use crate::state::GroupState;
@@ -77,6 +80,8 @@ pub struct GroupRunner {
     status: Mutex<GroupStatus>,
     eval_lock: tokio::sync::Mutex<()>,
     retired: AtomicBool,
+    /// The state last written to disk (nothing is written while it is unchanged).
+    saved: Mutex<Option<GroupState>>,
 }
 
 fn rule_keys(rules: &[Rule]) -> Vec<String> {
@@ -93,6 +98,21 @@ fn rule_keys(rules: &[Rule]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The output of rule `i`, with its index and how long it took.
+async fn timed(
+    ev: &Evaluator,
+    rules: &[Rule],
+    i: usize,
+    now: DateTime<Utc>,
+    src: &dyn QuerySource,
+) -> (usize, Result<RuleOutput, String>, Duration) {
+    let (out, took) = match rules.get(i) {
+        Some(rule) => ev.rule_output(rule, now, src).await,
+        None => (Err(format!("no rule {i}")), Duration::ZERO),
+    };
+    (i, out, took)
 }
 
 impl GroupRunner {
@@ -117,6 +137,7 @@ impl GroupRunner {
             status: Mutex::new(GroupStatus { rules, ..Default::default() }),
             eval_lock: tokio::sync::Mutex::new(()),
             retired: AtomicBool::new(false),
+            saved: Mutex::new(None),
         }
     }
 
@@ -151,8 +172,27 @@ impl GroupRunner {
         self.state()
     }
 
+    /// Write the state to disk unless it equals what was last written.
+    async fn save(&self, ev: &Evaluator) {
+        let Some(dir) = ev.state_dir() else { return };
+        let state = self.state();
+        if self.saved.lock().as_ref() == Some(&state) {
+            return;
+        }
+        let (dir, copy) = (dir.clone(), state.clone());
+        match tokio::task::spawn_blocking(move || dir.save(&copy)).await {
+            Ok(Ok(())) => *self.saved.lock() = Some(state),
+            Ok(Err(e)) => tracing::error!(group = %self.group.name, error = %e, "saving alert state failed"),
+            Err(e) => tracing::error!(group = %self.group.name, error = %e, "saving alert state panicked"),
+        }
+    }
+
     /// Evaluate every rule once at the evaluator's current time; save the
-    /// state; send what is due. Returns how long it took.
+    /// state (when it changed); send what is due. Returns how long it took.
+    ///
+    /// The rules' queries share one session ([`Evaluator::session`]) and run
+    /// concurrently, at most `max_concurrent_queries` at once (across all
+    /// groups); their results are applied in rule order.
     pub async fn evaluate(&self, ev: &Evaluator) -> Duration {
         let _g = self.eval_lock.lock().await;
         if self.is_retired() {
@@ -160,21 +200,25 @@ impl GroupRunner {
         }
         let started = Instant::now();
         let now = ev.now();
+        let session = ev.session();
+        let src = session.as_ref();
+        let width = ev.config().max_concurrent_queries.max(1);
+        let rules = &self.group.rules;
+        let mut outputs = futures::stream::iter(0..rules.len()).map(|i| timed(ev, rules, i, now, src)).buffered(width);
         let mut due: Vec<Alert> = Vec::new();
-        for (i, rule) in self.group.rules.iter().enumerate() {
-            let t0 = Instant::now();
-            let out = ev.rule_output(rule, now).await;
+        while let Some((i, out, took)) = outputs.next().await {
+            let Some(rule) = rules.get(i) else { continue };
             let mut st = self.status.lock();
             let Some(rs) = st.rules.get_mut(i) else { continue };
             rs.last_evaluation = Some(now);
-            rs.evaluation_time = t0.elapsed();
+            rs.evaluation_time = took;
             let result = out.and_then(|(samples, slo)| {
                 rs.slo = slo;
                 rs.alerts.apply(rule, samples, now, self.group.limit)
             });
             match result {
                 Ok(changes) => {
-                    rs.health = super::group::Health::Ok;
+                    rs.health = Health::Ok;
                     rs.last_error = None;
                     ev.history().record(&self.group.name, &rule.name, &changes);
                 }
@@ -186,14 +230,8 @@ impl GroupRunner {
             }
             due.extend(rs.alerts.due(now, self.group.interval, ev.config().resend_interval));
         }
-        if let Some(dir) = ev.state_dir() {
-            let (dir, state) = (dir.clone(), self.state());
-            match tokio::task::spawn_blocking(move || dir.save(&state)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(group = %self.group.name, error = %e, "saving alert state failed"),
-                Err(e) => tracing::error!(group = %self.group.name, error = %e, "saving alert state panicked"),
-            }
-        }
+        drop(outputs);
+        self.save(ev).await;
         if let (Some(sink), false) = (ev.sink(), due.is_empty()) {
             sink.send(due);
         }

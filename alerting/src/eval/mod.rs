@@ -35,7 +35,10 @@ pub trait AlertSink: Send + Sync + std::fmt::Debug {
 pub struct EvalConfig {
     /// Firing alerts are sent again after this long.
     pub resend_interval: Duration,
-    /// Rule queries running at once, across groups.
+    /// Rules evaluated at once, across groups (also how many rules of one
+    /// group run concurrently). Each rule query also takes one of the query
+    /// engine's slots while it runs; keep this below the engine's
+    /// `max_concurrent_queries` so user queries always find free slots.
     pub max_concurrent_queries: usize,
 }
 
@@ -99,18 +102,49 @@ impl Evaluator {
         self.sink.as_ref()
     }
 
-    /// Evaluate one rule at `now`.
-    pub(crate) async fn rule_output(&self, rule: &Rule, now: DateTime<Utc>) -> Result<RuleOutput, String> {
-        let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+    /// The source for one group evaluation: a session shared by its rule
+    /// queries when the source has one (else, or if opening it fails, the
+    /// source itself).
+    pub(crate) fn session(&self) -> Arc<dyn QuerySource> {
+        match self.source.session() {
+            Ok(Some(s)) => s,
+            Ok(None) => self.source.clone(),
+            Err(e) => {
+                tracing::warn!(error = %e, "no shared query session; rule queries plan one by one");
+                self.source.clone()
+            }
+        }
+    }
+
+    /// Evaluate one rule at `now`, its queries through `src` (see
+    /// [`Evaluator::session`]); at most `max_concurrent_queries` rules run
+    /// at once across all groups. Also returns how long the evaluation took
+    /// once it had its slot (waiting for one is not counted).
+    pub(crate) async fn rule_output(
+        &self,
+        rule: &Rule,
+        now: DateTime<Utc>,
+        src: &dyn QuerySource,
+    ) -> (Result<RuleOutput, String>, Duration) {
+        let _permit = match self.permits.acquire().await {
+            Ok(p) => p,
+            Err(e) => return (Err(e.to_string()), Duration::ZERO),
+        };
+        let t0 = std::time::Instant::now();
+        let out = self.run_rule(rule, now, src).await;
+        (out, t0.elapsed())
+    }
+
+    async fn run_rule(&self, rule: &Rule, now: DateTime<Utc>, src: &dyn QuerySource) -> Result<RuleOutput, String> {
         match &rule.kind {
             RuleKind::Threshold { sql } => {
-                let batches = self.source.query(&expand(sql, now, None)).await?;
+                let batches = src.query(&expand(sql, now, None)).await?;
                 let samples = rows::rows(&batches)?.into_iter().map(|r| Sample::new(r.labels, r.value)).collect();
                 Ok((samples, Vec::new()))
             }
-            RuleKind::Slo(spec) => crate::slo::evaluate(spec, &rule.annotations, self.source.as_ref(), now).await,
+            RuleKind::Slo(spec) => crate::slo::evaluate(spec, &rule.annotations, src, now).await,
             RuleKind::Anomaly(spec) => {
-                let samples = crate::anomaly::evaluate(spec, self.source.as_ref(), now).await?;
+                let samples = crate::anomaly::evaluate(spec, src, now).await?;
                 Ok((samples, Vec::new()))
             }
         }

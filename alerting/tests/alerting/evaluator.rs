@@ -140,3 +140,29 @@ async fn reload_keeps_alerts_and_refuses_bad_files() {
         warnings[0]
     );
 }
+
+#[tokio::test]
+async fn state_is_rewritten_only_when_it_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, engine) = engine(&dir.path().join("data")).await;
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(rules.join("api.yml"), RULES).expect("write rules");
+    let points: Vec<(i64, &str, f64)> = (0..30).map(|m| (m, "error", 20.0)).collect();
+    requests(&store, &points).await;
+    let state_dir = dir.path().join("state");
+    let clock = ManualClock::new(at(1));
+    let a = alerting(&engine, &rules, &state_dir, &clock, Arc::new(Capture::default()));
+    a.reload().await.expect("load");
+    a.evaluate_once().await;
+    let files = || std::fs::read_dir(&state_dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files(), 1, "the first evaluation writes the state");
+    std::fs::remove_dir_all(&state_dir).expect("rm");
+    clock.set(at(3));
+    a.evaluate_once().await;
+    assert_eq!(files(), 0, "still pending with the same value: nothing to write");
+    clock.set(at(6));
+    a.evaluate_once().await;
+    assert_eq!(states(&a), vec![firing("ErrorsHigh")]);
+    assert_eq!(files(), 1, "it fired: written");
+}
