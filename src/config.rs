@@ -529,11 +529,12 @@ mod tests {
         assert!(unnamed.validate().unwrap_err().contains("name"));
     }
 
-    #[test]
-    fn tls_and_timeouts_parse_and_validate() {
+    /// The commented block of the example config starting at `marker`,
+    /// uncommented, parsed and validated.
+    fn example_block(marker: &str) -> Config {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tidewater.example.toml");
         let text = std::fs::read_to_string(path).expect("example config");
-        let start = text.find("# [tls]").expect("tls example");
+        let start = text.find(marker).expect("example block");
         let uncommented: String = text[start..]
             .lines()
             .take_while(|l| l.starts_with('#'))
@@ -542,6 +543,12 @@ mod tests {
             .collect();
         let c: Config = toml::from_str(&uncommented).expect("parses");
         c.validate().expect("valid");
+        c
+    }
+
+    #[test]
+    fn tls_and_timeouts_parse_and_validate() {
+        let c = example_block("# [tls]");
         assert!(c.tls.enabled && !c.tls.client_ca_file.as_os_str().is_empty());
         assert!(!Config::default().tls.enabled, "off by default");
         assert_eq!(Config::default().timeouts.http_header_read_timeout_secs, 10);
@@ -552,18 +559,16 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_tenancy_example_is_valid() {
+        let c = example_block("# [tenancy.limits]");
+        let acme = c.tenancy.limits_of(&tidewater_tenant::Tenant::new("acme").expect("valid"));
+        assert_eq!(acme.ingest_rate(), Some((5000, 20000)));
+        assert_eq!(acme.max_concurrent_queries(), Some(8), "from [tenancy.limits]");
+    }
+
+    #[test]
     fn the_commented_rollups_of_the_example_config_are_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tidewater.example.toml");
-        let text = std::fs::read_to_string(path).expect("example config");
-        let start = text.find("# [[rollups]]").expect("rollups example");
-        let uncommented: String = text[start..]
-            .lines()
-            .take_while(|l| l.starts_with('#'))
-            .filter_map(|l| l.strip_prefix("# "))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let c: Config = toml::from_str(&uncommented).expect("parses");
-        c.validate().expect("valid");
+        let c = example_block("# [[rollups]]");
         assert_eq!(c.rollup_configs().iter().map(|r| r.schema()).collect::<Vec<_>>(), ["rollup_1m", "rollup_1h"]);
     }
 }
