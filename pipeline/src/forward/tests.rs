@@ -44,6 +44,9 @@ async fn settle(f: &Forward, want: impl Fn(Delivery) -> bool) -> Delivery {
     f.delivery().expect("delivery")
 }
 
+/// A received body and its `content-encoding`.
+type Received = (Option<String>, Bytes);
+
 #[derive(Clone, Default)]
 struct HttpSink {
     calls: Arc<AtomicUsize>,
@@ -53,7 +56,7 @@ struct HttpSink {
     /// Wait this long before answering.
     delay: Duration,
     /// Bodies received (gunzipped) with their `Content-Encoding`.
-    bodies: Arc<Mutex<Vec<(Option<String>, Bytes)>>>,
+    bodies: Arc<Mutex<Vec<Received>>>,
 }
 
 impl HttpSink {

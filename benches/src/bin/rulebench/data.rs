@@ -38,7 +38,7 @@ pub fn region(h: usize) -> String {
 
 /// Value of `table` (typical level `base`) for host `h` at step `i`.
 fn value(rng: &mut ChaCha8Rng, base: f64, h: usize, i: i64) -> f64 {
-    let hot = if h % 10 == 0 { 1.6 } else { 1.0 };
+    let hot = if h.is_multiple_of(10) { 1.6 } else { 1.0 };
     let wave = (i as f64 / 60.0 + h as f64).sin() * 0.2 * base;
     (base * hot + wave + rng.random_range(-0.05..0.05) * base).max(0.0)
 }
