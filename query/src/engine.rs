@@ -30,6 +30,7 @@ use crate::query_log::{QueryLog, ScanStats};
 use crate::system::{SystemSchema, SYSTEM};
 
 mod admission;
+mod coop;
 mod stream;
 
 pub use admission::{Admission, GuardItem, Guarded, ItemOutcome};
@@ -156,8 +157,12 @@ impl QueryEngine {
         if let Some(stats) = stats {
             config = config.with_extension(stats);
         }
-        let state =
-            SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(coop::YieldAfterMultiplying))
+            .build();
         let ctx = SessionContext::new_with_state(state);
         crate::functions::register(&ctx);
         let catalog = MemoryCatalogProvider::new();

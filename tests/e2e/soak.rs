@@ -296,15 +296,8 @@ fn soak_abusive_client_does_not_starve_a_well_behaved_one() {
         t.slowloris_never_cut
     );
 
-    // Every well-behaved write succeeded, and every write is there.
-    let (stalled, failed): (Vec<&String>, Vec<&String>) =
-        good.failures.iter().partition(|f| f.starts_with("query: 408"));
-    eprintln!(
-        "soak well-behaved queries cut by the timeout behind a query bomb: {} of {}",
-        stalled.len(),
-        abuse_q.len()
-    );
-    assert!(failed.is_empty(), "well-behaved requests failed: {failed:?}");
+    // Every well-behaved request succeeded, and every write is there.
+    assert!(good.failures.is_empty(), "well-behaved requests failed: {:?}", good.failures);
     let count: serde_json::Value = good
         .client
         .post(format!("{url}/api/v1/sql"))
@@ -319,18 +312,8 @@ fn soak_abusive_client_does_not_starve_a_well_behaved_one() {
     let bound = |base: &[Duration]| (percentile(base, 0.99) * 5).max(Duration::from_secs(1));
     let p99 = percentile(&abuse_w, 0.99);
     assert!(p99 <= bound(&base_w), "write p99 under abuse {p99:?} > {:?}", bound(&base_w));
-    let p50 = percentile(&abuse_q, 0.5);
-    assert!(p50 <= bound(&base_q), "query p50 under abuse {p50:?} > {:?}", bound(&base_q));
-    // Known limitation (docs/security.md, "Soak test"): a query bomb's long
-    // polls hold query threads, and a small query of another tenant can
-    // wait behind one until that query's timeout (408). Tolerated here, up
-    // to half the rounds; TIDEWATER_SOAK_STRICT=1 fails on it.
-    if std::env::var("TIDEWATER_SOAK_STRICT").as_deref() == Ok("1") {
-        assert!(stalled.is_empty(), "well-behaved queries timed out: {stalled:?}");
-        let p99 = percentile(&abuse_q, 0.99);
-        assert!(p99 <= bound(&base_q), "query p99 under abuse {p99:?} > {:?}", bound(&base_q));
-    }
-    assert!(stalled.len() * 2 <= abuse_q.len(), "{} of {} queries timed out", stalled.len(), abuse_q.len());
+    let p99 = percentile(&abuse_q, 0.99);
+    assert!(p99 <= bound(&base_q), "query p99 under abuse {p99:?} > {:?}", bound(&base_q));
 
     // The abuse got its refusals.
     let bombs = t.statuses.iter().filter(|(k, _)| k == "bomb").count();
