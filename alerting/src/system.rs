@@ -4,15 +4,12 @@
 
 use std::sync::{Arc, Weak};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::catalog::TableProvider;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, TableType};
-use datafusion::physical_plan::ExecutionPlan;
+use tidewater_query::system::BatchTable;
 
 use crate::manager::Alerting;
 
@@ -23,20 +20,19 @@ enum Kind {
     History,
 }
 
-/// A system table over the alerting state (holds the manager weakly).
-#[derive(Debug)]
-pub struct AlertTable {
-    kind: Kind,
-    alerting: Weak<Alerting>,
+/// `system.alerts` and `system.alert_history` for `alerting` (held
+/// weakly), by name.
+pub fn tables(alerting: &Arc<Alerting>) -> Vec<(&'static str, Arc<dyn TableProvider>)> {
+    vec![("alerts", table(Kind::Alerts, alerting)), ("alert_history", table(Kind::History, alerting))]
 }
 
-/// `system.alerts` and `system.alert_history` for `alerting`, by name.
-pub fn tables(alerting: &Arc<Alerting>) -> Vec<(&'static str, Arc<dyn TableProvider>)> {
-    let w = Arc::downgrade(alerting);
-    vec![
-        ("alerts", Arc::new(AlertTable { kind: Kind::Alerts, alerting: w.clone() }) as Arc<dyn TableProvider>),
-        ("alert_history", Arc::new(AlertTable { kind: Kind::History, alerting: w }) as Arc<dyn TableProvider>),
-    ]
+/// The `kind` table over `alerting`; empty once the manager is gone.
+fn table(kind: Kind, alerting: &Arc<Alerting>) -> Arc<dyn TableProvider> {
+    let alerting: Weak<Alerting> = Arc::downgrade(alerting);
+    BatchTable::provider(schema(kind), move || match alerting.upgrade() {
+        Some(a) => batch(kind, &a),
+        None => Ok(RecordBatch::new_empty(schema(kind))),
+    })
 }
 
 fn time_type() -> DataType {
@@ -89,71 +85,46 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-impl AlertTable {
-    fn batch(&self) -> Result<RecordBatch> {
-        let schema = schema(self.kind);
-        let Some(a) = self.alerting.upgrade() else { return Ok(RecordBatch::new_empty(schema)) };
-        let cols: Vec<ArrayRef> = match self.kind {
-            Kind::Alerts => {
-                let mut rows = Vec::new();
-                for g in a.groups() {
-                    let st = g.status();
-                    for (r, s) in g.group().rules.iter().zip(st.rules) {
-                        for al in s.alerts.alerts() {
-                            rows.push((g.group().name.clone(), r.name.clone(), r.kind.name(), al.clone()));
-                        }
+/// The rows of the `kind` table now.
+fn batch(kind: Kind, a: &Alerting) -> Result<RecordBatch> {
+    let cols: Vec<ArrayRef> = match kind {
+        Kind::Alerts => {
+            let mut rows = Vec::new();
+            for g in a.groups() {
+                let st = g.status();
+                for (r, s) in g.group().rules.iter().zip(st.rules) {
+                    for al in s.alerts.alerts() {
+                        rows.push((g.group().name.clone(), r.name.clone(), r.kind.name(), al.clone()));
                     }
                 }
-                vec![
-                    strings(rows.iter().map(|r| r.0.clone()).collect()),
-                    strings(rows.iter().map(|r| r.1.clone()).collect()),
-                    strings(rows.iter().map(|r| r.2.to_string()).collect()),
-                    strings(rows.iter().map(|r| r.3.labels.get("alertname").cloned().unwrap_or_default()).collect()),
-                    strings(rows.iter().map(|r| r.3.state.as_str().to_string()).collect()),
-                    strings(rows.iter().map(|r| json(&r.3.labels)).collect()),
-                    strings(rows.iter().map(|r| json(&r.3.annotations)).collect()),
-                    Arc::new(Float64Array::from(rows.iter().map(|r| r.3.value).collect::<Vec<_>>())),
-                    times(rows.iter().map(|r| ns(Some(r.3.active_at))).collect()),
-                    times(rows.iter().map(|r| ns(r.3.fired_at)).collect()),
-                    times(rows.iter().map(|r| ns(r.3.resolved_at)).collect()),
-                    times(rows.iter().map(|r| ns(r.3.last_sent_at)).collect()),
-                ]
             }
-            Kind::History => {
-                let h = a.evaluator().history().entries();
-                vec![
-                    times(h.iter().map(|e| ns(Some(e.at))).collect()),
-                    strings(h.iter().map(|e| e.group.clone()).collect()),
-                    strings(h.iter().map(|e| e.rule.clone()).collect()),
-                    strings(h.iter().map(|e| json(&e.labels)).collect()),
-                    strings(h.iter().map(|e| e.from.as_str().to_string()).collect()),
-                    strings(h.iter().map(|e| e.to.as_str().to_string()).collect()),
-                    Arc::new(Float64Array::from(h.iter().map(|e| e.value).collect::<Vec<_>>())),
-                ]
-            }
-        };
-        Ok(RecordBatch::try_new(schema, cols)?)
-    }
-}
-
-#[async_trait]
-impl TableProvider for AlertTable {
-    fn schema(&self) -> SchemaRef {
-        schema(self.kind)
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::View
-    }
-
-    async fn scan(
-        &self,
-        _state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = self.batch()?;
-        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?)
-    }
+            vec![
+                strings(rows.iter().map(|r| r.0.clone()).collect()),
+                strings(rows.iter().map(|r| r.1.clone()).collect()),
+                strings(rows.iter().map(|r| r.2.to_string()).collect()),
+                strings(rows.iter().map(|r| r.3.labels.get("alertname").cloned().unwrap_or_default()).collect()),
+                strings(rows.iter().map(|r| r.3.state.as_str().to_string()).collect()),
+                strings(rows.iter().map(|r| json(&r.3.labels)).collect()),
+                strings(rows.iter().map(|r| json(&r.3.annotations)).collect()),
+                Arc::new(Float64Array::from(rows.iter().map(|r| r.3.value).collect::<Vec<_>>())),
+                times(rows.iter().map(|r| ns(Some(r.3.active_at))).collect()),
+                times(rows.iter().map(|r| ns(r.3.fired_at)).collect()),
+                times(rows.iter().map(|r| ns(r.3.resolved_at)).collect()),
+                times(rows.iter().map(|r| ns(r.3.last_sent_at)).collect()),
+            ]
+        }
+        Kind::History => {
+            let h = a.evaluator().history().entries();
+            vec![
+                times(h.iter().map(|e| ns(Some(e.at))).collect()),
+                strings(h.iter().map(|e| e.group.clone()).collect()),
+                strings(h.iter().map(|e| e.rule.clone()).collect()),
+                strings(h.iter().map(|e| json(&e.labels)).collect()),
+                strings(h.iter().map(|e| e.from.as_str().to_string()).collect()),
+                strings(h.iter().map(|e| e.to.as_str().to_string()).collect()),
+                Arc::new(Float64Array::from(h.iter().map(|e| e.value).collect::<Vec<_>>())),
+            ]
+        }
+    };
+    Ok(RecordBatch::try_new(schema(kind), cols)?)
 }

@@ -77,6 +77,12 @@ impl SeriesLimiter {
         self.max_series
     }
 
+    /// Whether no series is remembered at all (nothing seen yet, or only
+    /// skipped writes such as logs): dropping this limiter forgets nothing.
+    pub fn is_empty(&self) -> bool {
+        self.tables.lock().values().all(|t| t.current.is_empty() && t.previous.is_empty())
+    }
+
     /// Admit points of `table` by series hash: `true` for series already
     /// active and for new ones while the table has room, `false` for new
     /// series past the limit. Used by the pipeline's `cardinality_limit`.

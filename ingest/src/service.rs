@@ -160,7 +160,7 @@ impl Ingester {
             writes.iter_mut().for_each(|w| w.table = tenant.storage_name(&w.table));
         }
         let (over_limit, limit_reasons) = self.series.apply(&mut writes);
-        let (over_tenant_limit, tenant_reasons) = self.tenants.apply_series_limit(tenant, &mut writes);
+        let (over_tenant_limit, tenant_reasons) = self.tenants.apply_series_limit(tenant, &mut writes)?;
         let over_limit = over_limit + over_tenant_limit;
         let mut rejected = converted.rejected + over_limit;
         let mut reasons = converted.reasons;
