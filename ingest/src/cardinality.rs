@@ -8,6 +8,8 @@
 //! per table.
 
 use std::collections::{HashMap, HashSet};
+
+use foldhash::fast::RandomState;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -28,8 +30,8 @@ pub struct SeriesLimiter {
 
 #[derive(Debug)]
 struct TableSeries {
-    current: HashSet<u64>,
-    previous: HashSet<u64>,
+    current: HashSet<u64, RandomState>,
+    previous: HashSet<u64, RandomState>,
     /// Size of `current ∪ previous`.
     active: usize,
     window_start: Instant,
@@ -37,7 +39,7 @@ struct TableSeries {
 
 impl TableSeries {
     fn new() -> Self {
-        Self { current: HashSet::new(), previous: HashSet::new(), active: 0, window_start: Instant::now() }
+        Self { current: HashSet::default(), previous: HashSet::default(), active: 0, window_start: Instant::now() }
     }
 
     fn rotate_if_due(&mut self, window: Duration) {

@@ -34,6 +34,17 @@ pub fn table_name(name: &str) -> Option<String> {
     (!n.is_empty()).then_some(n)
 }
 
+/// Like [`table_name`], borrowing `name` when it needs no change.
+pub fn table_name_cow(name: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let b = name.as_bytes();
+    let plain = !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if plain {
+        Some(std::borrow::Cow::Borrowed(name))
+    } else {
+        table_name(name).map(std::borrow::Cow::Owned)
+    }
+}
+
 /// Normalise an attribute key to a column name. `None` for an empty key.
 pub fn column_name(key: &str) -> Option<String> {
     let n = sanitize(key);

@@ -19,6 +19,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::error::ArrowError;
 use axum::http::{header, HeaderMap};
+use foldhash::fast::RandomState;
 use prost::Message;
 use tidewater_storage::schema::{self as cols, time_type};
 use tidewater_storage::TableWrite;
@@ -243,8 +244,8 @@ fn add_series<'a>(series: &'a TimeSeries, limits: &PointLimits, tables: &mut Tab
 /// raw names that normalise alike share one table.
 #[derive(Default)]
 struct Tables<'a> {
-    by_raw: HashMap<&'a str, usize>,
-    by_table: HashMap<String, usize>,
+    by_raw: HashMap<&'a str, usize, RandomState>,
+    by_table: HashMap<String, usize, RandomState>,
     builders: Vec<(String, TableBuilder)>,
 }
 
@@ -339,7 +340,7 @@ struct TableBuilder {
 struct LabelColumn {
     keys: Vec<Option<i32>>,
     values: Vec<String>,
-    index: HashMap<String, i32>,
+    index: HashMap<String, i32, RandomState>,
 }
 
 impl LabelColumn {

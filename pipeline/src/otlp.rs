@@ -88,15 +88,7 @@ pub fn prune_logs(req: &mut ExportLogsServiceRequest) {
 
 /// The table name of a metric name (as ingest normalises it), borrowed when
 /// the name is already a table name.
-pub fn table_name(name: &str) -> Option<Cow<'_, str>> {
-    let b = name.as_bytes();
-    let plain = !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    if plain {
-        Some(Cow::Borrowed(name))
-    } else {
-        tidewater_ingest::normalize::table_name(name).map(Cow::Owned)
-    }
-}
+pub use tidewater_ingest::normalize::table_name_cow as table_name;
 
 /// The value of `key` in `attrs`.
 pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {

@@ -125,7 +125,8 @@ impl Pipeline {
             }
             let mut r = Report::default();
             step(s.processor.as_ref(), req, &mut r);
-            let after = count(req);
+            let after = n.saturating_sub(r.dropped + r.refused);
+            debug_assert_eq!(after, count(req), "stage {:?} miscounted what it removed", s.config.name());
             let c = &s.counters;
             let (name, kind) = (s.config.name(), s.config.kind());
             let outcomes = [("in", n as u64), ("out", after as u64), ("dropped", n.saturating_sub(after) as u64)];

@@ -12,6 +12,10 @@ pub struct Report {
     pub reasons: Vec<String>,
     /// Items the processor could not handle (they pass on unchanged).
     pub errors: u64,
+    /// Points or records removed as configured (filter, sample), not
+    /// refused. A processor that removes anything counts it here or in
+    /// `refused`: the pipeline does not count the request again.
+    pub dropped: usize,
 }
 
 impl Report {

@@ -6,7 +6,9 @@
 //! Values are interned per column, so the dictionary is built without
 //! hashing every cell again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, DictionaryArray, Int32Array, StringArray};
@@ -16,7 +18,7 @@ use arrow::datatypes::Int32Type;
 #[derive(Default)]
 struct Column {
     values: Vec<String>,
-    index: HashMap<String, i32>,
+    index: HashMap<String, i32, RandomState>,
     /// `(first row, end row, key)` for resource/scope attributes.
     runs: Vec<(u32, u32, i32)>,
     /// `(row, key)` for point attributes.
@@ -57,7 +59,7 @@ impl Column {
 /// All attribute columns of a table, by normalised name.
 #[derive(Default)]
 pub struct AttrColumns {
-    names: BTreeMap<String, usize>,
+    names: HashMap<String, usize, RandomState>,
     columns: Vec<Column>,
 }
 
@@ -96,7 +98,9 @@ impl AttrColumns {
     /// The finished columns, sorted by name.
     pub fn finish(self, rows: usize) -> Vec<(String, ArrayRef)> {
         let mut columns: Vec<Option<Column>> = self.columns.into_iter().map(Some).collect();
-        self.names
+        let mut names: Vec<(String, usize)> = self.names.into_iter().collect();
+        names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        names
             .into_iter()
             .filter_map(|(name, i)| columns.get_mut(i).and_then(Option::take).map(|c| (name, c.finish(rows))))
             .collect()

@@ -179,10 +179,13 @@ fn time_of(t: u64) -> Result<i64, String> {
     i64::try_from(t).map_err(|_| "time_unix_nano beyond year 2262".to_string())
 }
 
+/// A request's tables being built, by table name.
+type Tables = HashMap<String, TableBuilder, foldhash::fast::RandomState>;
+
 /// Convert an OTLP metrics request into table writes.
 pub fn convert(req: &ExportMetricsServiceRequest, limits: &PointLimits) -> Converted {
     let mut out = Converted::default();
-    let mut tables: HashMap<String, TableBuilder> = HashMap::new();
+    let mut tables: Tables = Tables::default();
     for rm in &req.resource_metrics {
         let resource_attrs: &[KeyValue] = rm.resource.as_ref().map(|r| r.attributes.as_slice()).unwrap_or(&[]);
         for sm in &rm.scope_metrics {
@@ -243,12 +246,12 @@ fn convert_metric(
     metric: &Metric,
     base: &BTreeMap<String, String>,
     limits: &PointLimits,
-    tables: &mut HashMap<String, TableBuilder>,
+    tables: &mut Tables,
     out: &mut Converted,
 ) {
     let n = point_count(metric);
     let Some(data) = &metric.data else { return };
-    let Some(table) = normalize::table_name(&metric.name) else {
+    let Some(table) = normalize::table_name_cow(&metric.name) else {
         out.reject(n, "metric with an empty name".into());
         return;
     };
@@ -257,7 +260,10 @@ fn convert_metric(
         return;
     }
     let kind = kind_of(data);
-    let b = tables.entry(table).or_insert_with(|| TableBuilder::new(kind, metric));
+    if !tables.contains_key(table.as_ref()) {
+        tables.insert(table.clone().into_owned(), TableBuilder::new(kind, metric));
+    }
+    let Some(b) = tables.get_mut(table.as_ref()) else { return };
     if b.kind != kind {
         let reason = if b.kind.name() == kind.name() {
             format!("{}: sent with two temporalities in one request", metric.name)

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -28,8 +28,11 @@ pub struct CardinalityLimit {
     limiter: SeriesLimiter,
 }
 
+/// Series hashes must be the same from request to request: a fixed seed.
+const SERIES_SEED: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x7469_6465_7761_7465);
+
 fn pair_hash(kv: &KeyValue) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = SERIES_SEED.build_hasher();
     kv.key.hash(&mut h);
     kv.value.as_ref().and_then(otlp::text).unwrap_or_default().hash(&mut h);
     h.finish()
@@ -79,14 +82,6 @@ impl CardinalityLimit {
         let limiter = SeriesLimiter::new(config.max_series, Duration::from_secs(config.window_secs));
         Self { config, limiter }
     }
-
-    /// Calls `f` with every metric this processor applies to, in request order.
-    fn for_each_metric(&self, req: &mut ExportMetricsServiceRequest, mut f: impl FnMut(&mut Metric)) {
-        let metrics = req.resource_metrics.iter_mut().flat_map(|r| &mut r.scope_metrics).flat_map(|s| &mut s.metrics);
-        for m in metrics.filter(|m| self.config.metrics.selects(&m.name)) {
-            f(m);
-        }
-    }
 }
 
 /// The series of one table seen in a request.
@@ -98,52 +93,72 @@ struct TableSeries {
     refused: Vec<u64>,
 }
 
-impl Processor for CardinalityLimit {
-    fn metrics(&self, req: &mut ExportMetricsServiceRequest, report: &mut Report) {
-        // Pass 1: the series hash of every point (shared attributes hashed
-        // once per scope), grouped by table, so that the limiter is asked once
-        // per table and request, however many resources repeat the metric.
-        let mut hashes: Vec<u64> = Vec::with_capacity(otlp::metric_points(req));
-        // Per metric visited: its table's index in `tables` (None: no table name).
-        let mut spans: Vec<Option<usize>> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut tables: Vec<(String, TableSeries)> = Vec::new();
+impl CardinalityLimit {
+    /// Calls `f(table index, metric, base)` for every selected metric with a
+    /// table name, in request order; `base` holds the hashes of its scope's
+    /// shared attributes (worked out once per scope).
+    fn for_each_selected<'r>(
+        &self,
+        req: &'r ExportMetricsServiceRequest,
+        tables: &mut Tables,
+        mut f: impl FnMut(usize, &'r Metric, &Base<'r>, &mut Tables),
+    ) {
         for rm in &req.resource_metrics {
             let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
             for sm in &rm.scope_metrics {
                 let scope: &[KeyValue] = sm.scope.as_ref().map_or(&[], |s| &s.attributes);
-                let mut base: Option<Base<'_>> = None;
-                for m in &sm.metrics {
-                    if !self.config.metrics.selects(&m.name) {
-                        continue;
-                    }
-                    let Some(table) = otlp::table_name(&m.name) else {
-                        spans.push(None);
-                        continue;
-                    };
-                    let t = match index.get(table.as_ref()) {
-                        Some(t) => *t,
-                        None => {
-                            let name = Cow::into_owned(table);
-                            index.insert(name.clone(), tables.len());
-                            tables.push((name, TableSeries::default()));
-                            tables.len() - 1
-                        }
-                    };
+                let mut base: Option<Base<'r>> = None;
+                for m in sm.metrics.iter().filter(|m| self.config.metrics.selects(&m.name)) {
+                    let Some(t) = tables.index(&m.name) else { continue };
                     let base = base.get_or_insert_with(|| Base::new([resource, scope]));
-                    let series = &mut tables[t].1.series;
-                    otlp::for_each_point_attributes_ref(m, |attrs| {
-                        let h = base.series(attrs);
-                        hashes.push(h);
-                        series.push(h);
-                    });
-                    spans.push(Some(t));
+                    f(t, m, base, tables);
                 }
             }
         }
-        // Admit each table's distinct series at once.
+    }
+}
+
+/// The tables of one request's selected metrics.
+#[derive(Default)]
+struct Tables {
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
+    list: Vec<(String, TableSeries)>,
+}
+
+impl Tables {
+    /// The index of the table of metric `name` (None: no table name).
+    fn index(&mut self, name: &str) -> Option<usize> {
+        let table = otlp::table_name(name)?;
+        Some(match self.index.get(table.as_ref()) {
+            Some(t) => *t,
+            None => {
+                let name = Cow::into_owned(table);
+                self.index.insert(name.clone(), self.list.len());
+                self.list.push((name, TableSeries::default()));
+                self.list.len() - 1
+            }
+        })
+    }
+}
+
+impl Processor for CardinalityLimit {
+    fn metrics(&self, req: &mut ExportMetricsServiceRequest, report: &mut Report) {
+        // Pass 1: the distinct series of every table (shared attributes hashed
+        // once per scope; runs of points of one series pushed once), so that
+        // the limiter is asked once per table and request, however many
+        // resources repeat the metric.
+        let mut tables = Tables::default();
+        self.for_each_selected(req, &mut tables, |t, m, base, tables| {
+            let series = &mut tables.list[t].1.series;
+            otlp::for_each_point_attributes_ref(m, |attrs| {
+                let h = base.series(attrs);
+                if series.last() != Some(&h) {
+                    series.push(h);
+                }
+            });
+        });
         let mut any_refused = false;
-        for (table, ts) in &mut tables {
+        for (table, ts) in &mut tables.list {
             ts.series.sort_unstable();
             ts.series.dedup();
             let admitted = self.limiter.admit(table, &ts.series);
@@ -156,23 +171,29 @@ impl Processor for CardinalityLimit {
         if !any_refused {
             return;
         }
-        // Pass 2 (only when something was refused): drop the refused points,
-        // visiting the metrics in the same order as pass 1.
-        let (mut span, mut next) = (0, 0);
-        self.for_each_metric(req, |m| {
-            let table = spans.get(span).copied().flatten();
-            span += 1;
-            let Some(ts) = table.and_then(|t| tables.get(t)).map(|t| &t.1) else { return };
-            let start = next;
-            next += otlp::point_count(m);
-            if ts.refused.is_empty() {
-                return;
+        // Pass 2 (only when something was refused): which points of each
+        // metric to drop, by recomputing their series, then drop them.
+        let mut drops: Vec<Vec<bool>> = Vec::new();
+        self.for_each_selected(req, &mut tables, |t, m, base, tables| {
+            let refused = &tables.list[t].1.refused;
+            let mut keep = Vec::with_capacity(otlp::point_count(m));
+            otlp::for_each_point_attributes_ref(m, |attrs| {
+                keep.push(refused.is_empty() || refused.binary_search(&base.series(attrs)).is_err())
+            });
+            drops.push(keep);
+        });
+        let mut next = drops.into_iter();
+        let metrics = req.resource_metrics.iter_mut().flat_map(|r| &mut r.scope_metrics).flat_map(|s| &mut s.metrics);
+        let visited = |m: &Metric| self.config.metrics.selects(&m.name) && otlp::table_name(&m.name).is_some();
+        for m in metrics.filter(|m| visited(m)) {
+            let Some(keep) = next.next() else { break };
+            if keep.iter().all(|k| *k) {
+                continue;
             }
-            let mut i = start;
+            let mut i = 0;
             let dropped = otlp::retain_points(m, |_| {
-                let h = hashes.get(i).copied().unwrap_or_default();
                 i += 1;
-                ts.refused.binary_search(&h).is_err()
+                keep.get(i - 1).copied().unwrap_or(true)
             });
             report.refuse(
                 dropped,
@@ -181,7 +202,7 @@ impl Processor for CardinalityLimit {
                     m.name, self.config.max_series, self.config.name
                 ),
             );
-        });
+        }
         otlp::prune_metrics(req);
     }
 }

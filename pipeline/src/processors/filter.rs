@@ -2,7 +2,7 @@
 //! records by severity or body. Dropping is the configured outcome, so it is
 //! counted (`dropped`) but not reported to the sender as a refusal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -64,32 +64,50 @@ impl<'a> Shared<'a> {
 }
 
 impl Processor for Filter {
-    fn metrics(&self, req: &mut ExportMetricsServiceRequest, _report: &mut Report) {
+    fn metrics(&self, req: &mut ExportMetricsServiceRequest, report: &mut Report) {
         let by_attributes = !self.config.attributes.is_empty();
+        // The same names repeat in every resource: each distinct name is
+        // matched (regex run) once per request.
+        let mut dropped: HashMap<String, bool, foldhash::fast::RandomState> = HashMap::default();
+        let mut drops = |m: &Metric| match dropped.get(m.name.as_str()) {
+            Some(d) => *d,
+            None => {
+                let d = self.drops_metric(m);
+                dropped.insert(m.name.clone(), d);
+                d
+            }
+        };
+        // One pass over the metrics: by name, then by attributes; metrics,
+        // scopes and resources left empty go too.
         for rm in &mut req.resource_metrics {
             let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
             for sm in &mut rm.scope_metrics {
-                sm.metrics.retain(|m| !self.drops_metric(m));
-                if !by_attributes {
-                    continue;
-                }
                 let scope: &[KeyValue] = sm.scope.as_ref().map_or(&[], |s| &s.attributes);
-                let shared = Shared::new(&self.config.attributes, [scope, resource]);
-                for m in &mut sm.metrics {
-                    otlp::retain_points(m, |point| !shared.all_match(point));
-                }
+                let shared = by_attributes.then(|| Shared::new(&self.config.attributes, [scope, resource]));
+                sm.metrics.retain_mut(|m| {
+                    if drops(m) {
+                        report.dropped += otlp::point_count(m);
+                        return false;
+                    }
+                    if let Some(shared) = &shared {
+                        report.dropped += otlp::retain_points(m, |point| !shared.all_match(point));
+                    }
+                    otlp::point_count(m) > 0
+                });
             }
+            rm.scope_metrics.retain(|s| !s.metrics.is_empty());
         }
-        otlp::prune_metrics(req);
+        req.resource_metrics.retain(|r| !r.scope_metrics.is_empty());
     }
 
-    fn logs(&self, req: &mut ExportLogsServiceRequest, _report: &mut Report) {
+    fn logs(&self, req: &mut ExportLogsServiceRequest, report: &mut Report) {
         let c = &self.config;
         for rl in &mut req.resource_logs {
             let resource: &[KeyValue] = rl.resource.as_ref().map_or(&[], |r| &r.attributes);
             for sl in &mut rl.scope_logs {
                 let scope: &[KeyValue] = sl.scope.as_ref().map_or(&[], |s| &s.attributes);
                 let shared = Shared::new(&c.attributes, [scope, resource]);
+                let before = sl.log_records.len();
                 sl.log_records.retain(|r| {
                     if c.min_severity.is_some_and(|min| r.severity_number > 0 && r.severity_number < min.0) {
                         return false;
@@ -105,6 +123,7 @@ impl Processor for Filter {
                     }
                     c.attributes.is_empty() || !shared.all_match(&r.attributes)
                 });
+                report.dropped += before - sl.log_records.len();
             }
         }
         otlp::prune_logs(req);

@@ -60,24 +60,57 @@ fn luhn(s: &str) -> bool {
     (13..=19).contains(&digits.len()) && sum.is_multiple_of(10)
 }
 
+/// What the built-in rules' cheap tests look at, found in one pass over a
+/// string.
+#[derive(Debug, Default)]
+struct Features {
+    at: bool,
+    /// The most digits in one run of digits, spaces and dashes (a card
+    /// number is 13 to 19 digits, maybe grouped by spaces or dashes).
+    digit_run: usize,
+    bearer: bool,
+    scheme: bool,
+    question: bool,
+}
+
+impl Features {
+    fn of(s: &str) -> Self {
+        let b = s.as_bytes();
+        let mut f = Features::default();
+        let mut run = 0;
+        for (i, c) in b.iter().enumerate() {
+            match c {
+                b'0'..=b'9' => {
+                    run += 1;
+                    f.digit_run = f.digit_run.max(run);
+                    continue;
+                }
+                b' ' | b'-' => continue,
+                b'@' => f.at = true,
+                b'?' => f.question = true,
+                b':' => f.scheme |= b[i + 1..].starts_with(b"//"),
+                b'b' | b'B' => f.bearer |= b.len() > i + 6 && b[i..i + 6].eq_ignore_ascii_case(b"bearer"),
+                _ => {}
+            }
+            run = 0;
+        }
+        f
+    }
+}
+
 impl Rule {
     /// A cheap necessary condition for a match.
-    fn may_match(&self, s: &str) -> bool {
+    fn may_match(&self, f: &Features) -> bool {
         match self.builtin {
-            Some(Builtin::Email) => s.contains('@'),
-            Some(Builtin::CardNumber) => s.bytes().filter(u8::is_ascii_digit).count() >= 13,
-            Some(Builtin::BearerToken) => {
-                s.len() > 7 && s.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b"bearer"))
-            }
-            Some(Builtin::UrlQuery) => s.contains("://") && s.contains('?'),
+            Some(Builtin::Email) => f.at,
+            Some(Builtin::CardNumber) => f.digit_run >= 13,
+            Some(Builtin::BearerToken) => f.bearer,
+            Some(Builtin::UrlQuery) => f.scheme && f.question,
             None => true,
         }
     }
 
     fn redact<'a>(&self, s: &'a str, replacement: &str) -> Cow<'a, str> {
-        if !self.may_match(s) {
-            return Cow::Borrowed(s);
-        }
         match self.builtin {
             Some(Builtin::CardNumber) => {
                 self.regex.replace_all(
@@ -114,8 +147,9 @@ impl Redact {
 
     /// `s` with every rule applied; `None` if nothing matched.
     pub fn redact_str(&self, s: &str) -> Option<String> {
+        let features = Features::of(s);
         let mut out: Option<String> = None;
-        for rule in &self.rules {
+        for rule in self.rules.iter().filter(|r| r.may_match(&features)) {
             let current = out.as_deref().unwrap_or(s);
             if let Cow::Owned(changed) = rule.redact(current, &self.replacement) {
                 out = Some(changed);
@@ -192,6 +226,18 @@ impl Processor for Redact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefilters_find_what_the_rules_need() {
+        assert_eq!(Features::of("4111 1111-1111 1111").digit_run, 16);
+        // A hex digest has many digits, never 13 in a row here.
+        assert!(Features::of("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08").digit_run < 13);
+        let f = Features::of("Authorization: BEARER abc https://x.io/p?q=1 a@b.co");
+        assert!(f.bearer && f.scheme && f.question && f.at);
+        let f = Features::of("bearer");
+        assert!(!f.bearer, "a bare word with nothing after it is no token");
+        assert!(!Features::of("host_123 us-west-1a").at);
+    }
     use crate::config::{PipelinesConfig, ProcessorConfig};
     use crate::otlp::fixtures::*;
 

@@ -37,13 +37,13 @@ impl Processor for Rename {
     fn metrics(&self, req: &mut ExportMetricsServiceRequest, _report: &mut Report) {
         // The same names repeat in every resource (one per host or pod):
         // each distinct name is looked up (regex run) once per request.
-        let mut seen: HashMap<String, Option<String>> = HashMap::new();
+        let mut seen: HashMap<String, Option<String>, foldhash::fast::RandomState> = HashMap::default();
         for m in req.resource_metrics.iter_mut().flat_map(|r| &mut r.scope_metrics).flat_map(|s| &mut s.metrics) {
-            if !seen.contains_key(m.name.as_str()) {
-                let new = self.rename(&m.name);
-                seen.insert(m.name.clone(), new);
-            }
-            if let Some(Some(n)) = seen.get(m.name.as_str()) {
+            let new = match seen.get(m.name.as_str()) {
+                Some(new) => new,
+                None => seen.entry(m.name.clone()).or_insert_with(|| self.rename(&m.name)),
+            };
+            if let Some(n) = new {
                 // Reuses the name's buffer when it is large enough.
                 m.name.clear();
                 m.name.push_str(n);

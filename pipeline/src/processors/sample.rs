@@ -57,9 +57,11 @@ impl Sample {
 }
 
 impl Processor for Sample {
-    fn logs(&self, req: &mut ExportLogsServiceRequest, _report: &mut Report) {
+    fn logs(&self, req: &mut ExportLogsServiceRequest, report: &mut Report) {
         for sl in req.resource_logs.iter_mut().flat_map(|r| &mut r.scope_logs) {
+            let before = sl.log_records.len();
             sl.log_records.retain(|r| self.keep(r));
+            report.dropped += before - sl.log_records.len();
         }
         crate::otlp::prune_logs(req);
     }
