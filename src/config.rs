@@ -122,6 +122,9 @@ pub struct TimeoutsSection {
     pub http_header_read_timeout_secs: u64,
     /// Seconds an HTTP keep-alive connection may wait for its next request.
     pub http_idle_timeout_secs: u64,
+    /// Seconds a client has to send a whole HTTP request body, from the end
+    /// of its header; slower bodies get 408 and the connection is closed.
+    pub http_body_read_timeout_secs: u64,
     /// Seconds a client has to complete the TLS handshake.
     pub tls_handshake_timeout_secs: u64,
     /// Seconds between HTTP/2 keep-alive pings on the gRPC port (0: none).
@@ -135,6 +138,7 @@ impl Default for TimeoutsSection {
         Self {
             http_header_read_timeout_secs: 10,
             http_idle_timeout_secs: 60,
+            http_body_read_timeout_secs: 60,
             tls_handshake_timeout_secs: 10,
             grpc_keepalive_interval_secs: 60,
             grpc_keepalive_timeout_secs: 20,
@@ -359,9 +363,15 @@ impl Config {
 
     fn validate_tls(&self) -> Result<(), String> {
         let t = &self.timeouts;
-        if t.http_header_read_timeout_secs == 0 || t.http_idle_timeout_secs == 0 || t.tls_handshake_timeout_secs == 0 {
-            return Err("timeouts.http_header_read_timeout_secs, http_idle_timeout_secs and \
-                        tls_handshake_timeout_secs must be positive"
+        let all = [
+            t.http_header_read_timeout_secs,
+            t.http_idle_timeout_secs,
+            t.http_body_read_timeout_secs,
+            t.tls_handshake_timeout_secs,
+        ];
+        if all.contains(&0) {
+            return Err("timeouts.http_header_read_timeout_secs, http_idle_timeout_secs, \
+                        http_body_read_timeout_secs and tls_handshake_timeout_secs must be positive"
                 .into());
         }
         if self.tls.enabled && (self.tls.cert_file.as_os_str().is_empty() || self.tls.key_file.as_os_str().is_empty()) {

@@ -1,13 +1,18 @@
 //! The HTTP port: each connection served by hyper's HTTP/1 server with the
-//! axum router, under the header-read and idle timeouts (slowloris clients
-//! are cut), and shut down gracefully on stop.
+//! axum router, under the header-read, body-read and idle timeouts
+//! (slowloris clients are cut), and shut down gracefully on stop.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::Router;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -29,8 +34,22 @@ pub async fn serve_conn(conn: Conn, app: Router, timeouts: Timeouts, mut stop: w
             activity.request_started();
             let done = Finished(activity.clone());
             let mut app = app.clone();
+            let timed_out = Arc::new(AtomicBool::new(false));
+            let limit = timeouts.body_read;
+            let req = req.map(|inner| TimedBody {
+                inner,
+                deadline: Box::pin(tokio::time::sleep(limit)),
+                limit,
+                timed_out: timed_out.clone(),
+            });
             async move {
-                let response = tower::Service::call(&mut app, req).await?;
+                let mut response = tower::Service::call(&mut app, req).await?;
+                if timed_out.load(Ordering::Relaxed) {
+                    tracing::debug!(%remote, "request body too slow; closing the connection");
+                    let message = format!("request body not received within {} s", limit.as_secs());
+                    response = (StatusCode::REQUEST_TIMEOUT, message).into_response();
+                    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
                 Ok::<_, Infallible>(response.map(|inner| Tracked { inner, _done: done }))
             }
         }
@@ -82,6 +101,40 @@ impl HttpBody for Tracked {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that must arrive whole within `limit` of its header;
+/// past it, reading fails and the request is answered 408 (`timed_out`).
+struct TimedBody {
+    inner: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl HttpBody for TimedBody {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending if this.deadline.as_mut().poll(cx).is_ready() => {
+                this.timed_out.store(true, Ordering::Relaxed);
+                Poll::Ready(Some(Err(format!("request body not received within {:?}", this.limit).into())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {

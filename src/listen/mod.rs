@@ -31,6 +31,8 @@ pub struct Timeouts {
     pub header_read: Duration,
     /// An HTTP/1 keep-alive connection between two requests.
     pub idle: Duration,
+    /// A whole HTTP/1 request body, from the end of its header.
+    pub body_read: Duration,
     /// The TLS handshake.
     pub handshake: Duration,
     /// Between two HTTP/2 pings on the gRPC port (None: no pings).
@@ -57,6 +59,7 @@ impl Listen {
         let timeouts = Timeouts {
             header_read: secs(t.http_header_read_timeout_secs),
             idle: secs(t.http_idle_timeout_secs),
+            body_read: secs(t.http_body_read_timeout_secs),
             handshake: secs(t.tls_handshake_timeout_secs),
             keepalive_interval: (t.grpc_keepalive_interval_secs > 0).then(|| secs(t.grpc_keepalive_interval_secs)),
             keepalive_timeout: secs(t.grpc_keepalive_timeout_secs.max(1)),

@@ -2,7 +2,8 @@
 //! trickling its request header is cut after the header timeout while a
 //! well-behaved client keeps getting answers; an idle keep-alive connection
 //! is closed after the idle timeout, one that keeps sending requests is not;
-//! a gRPC connection without an HTTP/2 preface is cut.
+//! a client trickling its request body gets 408 and is cut after the body
+//! timeout; a gRPC connection without an HTTP/2 preface is cut.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::server::Server;
 
-const TIMEOUTS: &str = "[timeouts]\nhttp_header_read_timeout_secs = 2\nhttp_idle_timeout_secs = 3\n";
+const TIMEOUTS: &str =
+    "[timeouts]\nhttp_header_read_timeout_secs = 2\nhttp_idle_timeout_secs = 3\nhttp_body_read_timeout_secs = 2\n";
 
 fn start(dir: &Path) -> Server {
     let config = dir.join("tidewater.toml");
@@ -75,6 +77,53 @@ fn a_slowloris_client_is_cut_while_others_get_answers() {
     let cut = slow.join().expect("slow client").expect("the slowloris client was never cut");
     assert!(cut >= Duration::from_millis(1500) && cut < Duration::from_secs(6), "cut after {cut:?}");
     assert!(answered >= 4, "the good client got {answered} answers meanwhile");
+}
+
+#[test]
+fn a_client_trickling_its_body_gets_408_and_is_cut() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let mut s = TcpStream::connect(server.http).expect("connect");
+    s.write_all(
+        b"POST /v1/metrics HTTP/1.1\r\nHost: tidewater\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    .expect("header");
+    let start = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(300))).expect("read timeout");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    // One body byte every 300 ms (the whole header came at once): cut by
+    // the body timeout (2 s), though the header timeout would not fire.
+    let closed = loop {
+        if start.elapsed() > Duration::from_secs(10) {
+            break false;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if s.write_all(b" ").is_err() {
+                    break true;
+                }
+            }
+            Err(_) => break true,
+        }
+    };
+    let took = start.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(closed, "never closed; got {answer}");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request body not received within 2 s"), "{answer}");
+    assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(5), "cut after {took:?}");
+    // Bodies that arrive in time are read as usual.
+    let client = reqwest::blocking::Client::new();
+    let ok = client
+        .post(format!("{}/v1/metrics", server.url()))
+        .header("content-type", "application/json")
+        .body(r#"{"resourceMetrics":[]}"#)
+        .send()
+        .expect("post");
+    assert_eq!(ok.status().as_u16(), 200);
 }
 
 #[test]
