@@ -46,13 +46,13 @@ fn tsbs_cpu_remote_write(hosts: usize, points: usize) -> remote_write::WriteRequ
             .unwrap_or_default()
             .into_iter()
             .filter_map(|kv| match kv.value?.value? {
-                Value::StringValue(v) => Some(Label { name: kv.key, value: v }),
+                Value::StringValue(v) => Some(Label::new(kv.key, v)),
                 _ => None,
             })
             .collect();
         for (f, metric) in rm.scope_metrics.into_iter().flat_map(|s| s.metrics).enumerate() {
             let mut labels = tags.clone();
-            labels.push(Label { name: "__name__".into(), value: metric.name });
+            labels.push(Label::new("__name__", metric.name));
             labels.sort_by(|a, b| a.name.cmp(&b.name));
             let samples = (0..points)
                 .map(|p| Sample {

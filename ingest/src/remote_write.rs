@@ -10,7 +10,7 @@
 //! Samples that break a rule are counted and the rest of the request is kept.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -18,6 +18,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use arrow::error::ArrowError;
+use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
 use foldhash::fast::RandomState;
 use prost::Message;
@@ -67,15 +68,33 @@ pub struct TimeSeries {
     pub histograms: Vec<Opaque>,
 }
 
-/// `prometheus.Label`.
+/// `prometheus.Label`. Decoded by [`decode`], name and value are slices of
+/// the decompressed body (no copy per label), checked to be UTF-8.
 #[derive(Clone, PartialEq, Message)]
 pub struct Label {
-    /// Label name.
-    #[prost(string, tag = "1")]
-    pub name: String,
-    /// Label value; an empty value means the label is absent.
-    #[prost(string, tag = "2")]
-    pub value: String,
+    /// Label name (UTF-8).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub name: Bytes,
+    /// Label value (UTF-8); an empty value means the label is absent.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: Bytes,
+}
+
+impl Label {
+    /// A label from text.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { name: Bytes::from(name.into()), value: Bytes::from(value.into()) }
+    }
+
+    /// The name as text ("" if it is not UTF-8, which [`decode`] refuses).
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(&self.name).unwrap_or_default()
+    }
+
+    /// The value as text ("" if it is not UTF-8, which [`decode`] refuses).
+    pub fn value(&self) -> &str {
+        std::str::from_utf8(&self.value).unwrap_or_default()
+    }
 }
 
 /// `prometheus.Sample`.
@@ -171,7 +190,13 @@ pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest> {
         return Err(Error::TooLarge { limit });
     }
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| Error::Malformed(format!("snappy: {e}")))?;
-    WriteRequest::decode(raw.as_slice()).map_err(|e| Error::Malformed(format!("protobuf: {e}")))
+    // Decoded from `Bytes`, label names and values share the buffer.
+    let req = WriteRequest::decode(Bytes::from(raw)).map_err(|e| Error::Malformed(format!("protobuf: {e}")))?;
+    let labels = req.timeseries.iter().flat_map(|s| &s.labels);
+    if let Some(bad) = labels.flat_map(|l| [&l.name, &l.value]).find(|b| std::str::from_utf8(b).is_err()) {
+        return Err(Error::Malformed(format!("protobuf: a label is not UTF-8: {:?}", String::from_utf8_lossy(bad))));
+    }
+    Ok(req)
 }
 
 /// Encode and snappy-compress a request, as Prometheus sends it (for clients
@@ -290,21 +315,22 @@ impl<'a> SeriesLabels<'a> {
         let mut name = None;
         let mut columns = Vec::with_capacity(series.labels.len());
         for l in &series.labels {
-            if l.name == NAME_LABEL {
-                name = Some(l.value.as_str());
+            let (label, value) = (l.name(), l.value());
+            if label == NAME_LABEL {
+                name = Some(value);
                 continue;
             }
-            if l.value.is_empty() {
+            if value.is_empty() {
                 continue; // Prometheus: an empty label value is no label.
             }
-            if l.name.len() > limits.max_name_len {
+            if label.len() > limits.max_name_len {
                 return Err(format!("label name longer than {} bytes", limits.max_name_len));
             }
-            if l.value.len() > limits.max_value_len {
-                return Err(format!("label {} value longer than {} bytes", l.name, limits.max_value_len));
+            if value.len() > limits.max_value_len {
+                return Err(format!("label {label} value longer than {} bytes", limits.max_value_len));
             }
-            if let Some(col) = normalize::column_name_cow(&l.name) {
-                columns.push((col, l.value.as_str()));
+            if let Some(col) = normalize::column_name_cow(label) {
+                columns.push((col, value));
             }
         }
         // Reversed, then a stable sort: of equal columns the last label sent
@@ -328,8 +354,8 @@ struct TableBuilder {
     original_name: String,
     times: Vec<i64>,
     values: Vec<f64>,
-    /// Label column positions in `columns` by name (sorted, for the schema).
-    labels: BTreeMap<String, usize>,
+    /// Label column positions in `columns` by name (sorted when finished).
+    labels: HashMap<String, usize, RandomState>,
     /// Label columns; rows without the label are NULL.
     columns: Vec<LabelColumn>,
 }
@@ -372,7 +398,7 @@ impl TableBuilder {
             original_name: original_name.to_string(),
             times: Vec::new(),
             values: Vec::new(),
-            labels: BTreeMap::new(),
+            labels: HashMap::default(),
             columns: Vec::new(),
         }
     }
@@ -397,7 +423,9 @@ impl TableBuilder {
             Arc::new(Float64Array::from(self.values)),
         ];
         let mut label_columns: Vec<Option<LabelColumn>> = self.columns.into_iter().map(Some).collect();
-        for (key, i) in self.labels {
+        let mut labels: Vec<(String, usize)> = self.labels.into_iter().collect();
+        labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, i) in labels {
             let Some(column) = label_columns.get_mut(i).and_then(Option::take) else { continue };
             fields.push(Field::new(key.as_str(), cols::attribute_type(), true));
             columns.push(Arc::new(column.finish(rows)?));
@@ -422,7 +450,7 @@ mod tests {
 
     fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
         TimeSeries {
-            labels: labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
+            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
             samples: samples.iter().map(|&(timestamp, value)| Sample { value, timestamp }).collect(),
             ..Default::default()
         }
@@ -447,6 +475,20 @@ mod tests {
             ],
             metadata: vec![],
         }
+    }
+
+    #[test]
+    fn a_label_that_is_not_utf8_refuses_the_request() {
+        let mut req =
+            WriteRequest { timeseries: vec![series(&[("__name__", "m")], &[(1_000, 1.0)])], metadata: Vec::new() };
+        req.timeseries[0].labels.push(Label { name: Bytes::from_static(b"host"), value: Bytes::from_static(b"\xff") });
+        let body = encode(&req).expect("encode");
+        let err = decode(&body, 1 << 20).expect_err("not UTF-8");
+        assert!(matches!(err, Error::Malformed(ref m) if m.contains("not UTF-8")), "{err}");
+        // Valid labels decode as slices of the body, read as text.
+        req.timeseries[0].labels.pop();
+        let back = decode(&encode(&req).expect("encode"), 1 << 20).expect("decode");
+        assert_eq!((back.timeseries[0].labels[0].name(), back.timeseries[0].labels[0].value()), ("__name__", "m"));
     }
 
     #[test]

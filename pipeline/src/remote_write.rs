@@ -46,7 +46,7 @@ fn to_otlp(series: Vec<TimeSeries>) -> (ExportMetricsServiceRequest, Vec<TimeSer
                 histograms: s.histograms,
             });
         }
-        let name = s.labels.iter().find(|l| l.name == NAME && !l.value.is_empty()).map(|l| l.value.clone());
+        let name = s.labels.iter().find(|l| l.name() == NAME && !l.value.is_empty()).map(|l| l.value().to_string());
         let Some(name) = name else {
             if !s.samples.is_empty() {
                 aside.push(TimeSeries {
@@ -73,8 +73,8 @@ fn to_otlp(series: Vec<TimeSeries>) -> (ExportMetricsServiceRequest, Vec<TimeSer
         let attrs: Vec<KeyValue> = s
             .labels
             .into_iter()
-            .filter(|l| l.name != NAME && !l.value.is_empty())
-            .map(|l| otlp::kv(l.name, otlp::string(l.value)))
+            .filter(|l| l.name() != NAME && !l.value.is_empty())
+            .map(|l| otlp::kv(l.name(), otlp::string(l.value())))
             .collect();
         let data_points = good
             .into_iter()
@@ -105,7 +105,7 @@ fn labels(name: &str, levels: [&[KeyValue]; 3]) -> Vec<Label> {
         }
     }
     map.insert(NAME.to_string(), name.to_string());
-    map.into_iter().map(|(name, value)| Label { name, value }).collect()
+    map.into_iter().map(|(name, value)| Label::new(name, value)).collect()
 }
 
 fn from_otlp(req: &ExportMetricsServiceRequest) -> Vec<TimeSeries> {
@@ -152,7 +152,7 @@ mod tests {
 
     fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
         TimeSeries {
-            labels: labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
+            labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
             samples: samples.iter().map(|(t, v)| Sample { timestamp: *t, value: *v }).collect(),
             exemplars: Vec::new(),
             histograms: Vec::new(),
@@ -195,12 +195,12 @@ actions = [{ action = "delete", key = "pod" }]
         assert_eq!(report.refused, 0);
         assert_eq!(req.timeseries.len(), 2);
         let up = &req.timeseries[0];
-        let labels: Vec<_> = up.labels.iter().map(|l| format!("{}={}", l.name, l.value)).collect();
+        let labels: Vec<_> = up.labels.iter().map(|l| format!("{}={}", l.name(), l.value())).collect();
         assert_eq!(labels, ["__name__=target_up", "job=a"]);
         assert_eq!(up.samples.len(), 2, "one series, both samples");
         assert_eq!(up.samples[1].value.to_bits(), stale.to_bits(), "staleness marker bit for bit");
         assert_eq!(up.samples[1].timestamp, 2_000);
-        assert_eq!(req.timeseries[1].labels[0].value, "nameless", "refused later by conversion, as before");
+        assert_eq!(req.timeseries[1].labels[0].value(), "nameless", "refused later by conversion, as before");
         let converted = tidewater_ingest::remote_write::convert(&req, &Default::default());
         assert_eq!((converted.points, converted.rejected), (2, 1));
     }

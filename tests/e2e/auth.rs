@@ -70,7 +70,7 @@ fn otlp_http(server: &Server) -> RequestBuilder {
 fn remote_write(server: &Server) -> RequestBuilder {
     let req = WriteRequest {
         timeseries: vec![TimeSeries {
-            labels: vec![Label { name: "__name__".into(), value: "rw_auth".into() }],
+            labels: vec![Label::new("__name__", "rw_auth")],
             samples: vec![Sample { value: 1.0, timestamp: 1_700_000_000_000 }],
             ..Default::default()
         }],

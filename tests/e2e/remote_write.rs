@@ -117,7 +117,7 @@ fn prometheus_remote_writes_its_own_metrics() {
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     TimeSeries {
-        labels: labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
+        labels: labels.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
         samples: samples.iter().map(|&(timestamp, value)| Sample { value, timestamp }).collect(),
         ..Default::default()
     }

@@ -74,7 +74,7 @@ fn remote_write(server: &Server, token: &str, name: &str) -> RequestBuilder {
 fn remote_write_at(server: &Server, token: &str, name: &str, timestamp: i64) -> RequestBuilder {
     let req = WriteRequest {
         timeseries: vec![TimeSeries {
-            labels: vec![Label { name: "__name__".into(), value: name.into() }],
+            labels: vec![Label::new("__name__", name)],
             samples: vec![Sample { value: 1.0, timestamp }],
             ..Default::default()
         }],
