@@ -2,8 +2,14 @@
 //! bodies, a huge SQL body, 50 slowloris connections, query bombs past the
 //! concurrency limits) while a well-behaved client writes one OTLP request
 //! and runs one SQL query every 200 ms. Every well-behaved request must
-//! succeed, its p99 latency must stay within a bound of its baseline, the
-//! abuse must get its refusals, and the server must be healthy afterwards.
+//! succeed, its p95 latency must stay within a bound of its baseline and
+//! its slowest below the bombs' timeout, the abuse must get its refusals,
+//! and the server must be healthy afterwards.
+//!
+//! Ignored in the plain `cargo test` run and run alone by `scripts/test`
+//! (`cargo test -p tidewater --test e2e soak -- --ignored`): its latency
+//! bounds are about the server, so the 2-core machine must not be running the
+//! other end-to-end tests (Chromium, moto, Prometheus) at the same time.
 //!
 //! Loopback only; auth on, the abuser in a tenant of its own with
 //! `max_concurrent_queries = 2` (the server's is 4), so its query bombs
@@ -28,6 +34,9 @@ const PACE: Duration = Duration::from_millis(200);
 const SLOWLORIS: usize = 50;
 const BOMBERS: usize = 6;
 const MAX_REQUEST_BYTES: usize = 1 << 20;
+/// No well-behaved request may take this long under abuse (below the 3 s
+/// query timeout: none waited for a bomb to be cut).
+const MAX_UNDER_ABUSE: Duration = Duration::from_millis(2500);
 
 /// Query bombs: endless cross joins (cut by the 3 s timeout: 408), one
 /// needing far more memory than the tenant's 16 MiB (400), an unnest one.
@@ -226,6 +235,7 @@ fn slowloris(addr: SocketAddr, end: Instant, tally: Arc<Mutex<Tally>>) {
 }
 
 #[test]
+#[ignore = "latency bounds: run alone, as scripts/test does (cargo test --test e2e soak -- --ignored)"]
 fn soak_abusive_client_does_not_starve_a_well_behaved_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (good_token, abuser_token) = (generate_secret(), generate_secret());
@@ -263,12 +273,15 @@ fn soak_abusive_client_does_not_starve_a_well_behaved_one() {
 
     let report = |name: &str, w: &[Duration], q: &[Duration]| {
         eprintln!(
-            "soak {name}: {} rounds; OTLP write p50 {:.1} ms p99 {:.1} ms; SQL query p50 {:.1} ms p99 {:.1} ms",
+            "soak {name}: {} rounds; OTLP write p50 {:.1} ms p95 {:.1} ms max {:.1} ms; \
+             SQL query p50 {:.1} ms p95 {:.1} ms max {:.1} ms",
             w.len(),
             ms(percentile(w, 0.5)),
-            ms(percentile(w, 0.99)),
+            ms(percentile(w, 0.95)),
+            ms(percentile(w, 1.0)),
             ms(percentile(q, 0.5)),
-            ms(percentile(q, 0.99)),
+            ms(percentile(q, 0.95)),
+            ms(percentile(q, 1.0)),
         );
     };
     report("baseline", &base_w, &base_q);
@@ -308,12 +321,16 @@ fn soak_abusive_client_does_not_starve_a_well_behaved_one() {
         .expect("count");
     assert_eq!(count["rows"][0][0], json!(good.writes), "writes lost (warm-up {warm_up_writes})");
 
-    // Latency under abuse stays within a generous bound of the baseline.
-    let bound = |base: &[Duration]| (percentile(base, 0.99) * 5).max(Duration::from_secs(1));
-    let p99 = percentile(&abuse_w, 0.99);
-    assert!(p99 <= bound(&base_w), "write p99 under abuse {p99:?} > {:?}", bound(&base_w));
-    let p99 = percentile(&abuse_q, 0.99);
-    assert!(p99 <= bound(&base_q), "query p99 under abuse {p99:?} > {:?}", bound(&base_q));
+    // Latency under abuse stays within a generous bound of the baseline
+    // (p95: with ~100 rounds a p99 is the single slowest one), and no
+    // well-behaved request waited anywhere near a bomb's 3 s timeout.
+    let bound = |base: &[Duration]| (percentile(base, 0.95) * 5).max(Duration::from_secs(1));
+    for (what, base, abused) in [("write", &base_w, &abuse_w), ("query", &base_q, &abuse_q)] {
+        let p95 = percentile(abused, 0.95);
+        assert!(p95 <= bound(base), "{what} p95 under abuse {p95:?} > {:?}", bound(base));
+        let max = percentile(abused, 1.0);
+        assert!(max < MAX_UNDER_ABUSE, "slowest {what} under abuse {max:?} >= {MAX_UNDER_ABUSE:?}");
+    }
 
     // The abuse got its refusals.
     let bombs = t.statuses.iter().filter(|(k, _)| k == "bomb").count();
