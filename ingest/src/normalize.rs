@@ -36,9 +36,7 @@ pub fn table_name(name: &str) -> Option<String> {
 
 /// Like [`table_name`], borrowing `name` when it needs no change.
 pub fn table_name_cow(name: &str) -> Option<std::borrow::Cow<'_, str>> {
-    let b = name.as_bytes();
-    let plain = !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    if plain {
+    if is_plain(name) {
         Some(std::borrow::Cow::Borrowed(name))
     } else {
         table_name(name).map(std::borrow::Cow::Owned)
@@ -60,14 +58,18 @@ pub fn column_name(key: &str) -> Option<String> {
 /// Like [`column_name`], borrowing `key` when it needs no change (the
 /// common case: Prometheus label names are already `[a-zA-Z_][a-zA-Z0-9_]*`).
 pub fn column_name_cow(key: &str) -> Option<std::borrow::Cow<'_, str>> {
-    let plain = key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !key.as_bytes().first().is_some_and(u8::is_ascii_digit)
-        && !RESERVED_COLUMNS.contains(&key);
-    if plain && !key.is_empty() {
+    if is_plain(key) && !RESERVED_COLUMNS.contains(&key) {
         Some(std::borrow::Cow::Borrowed(key))
     } else {
         column_name(key).map(std::borrow::Cow::Owned)
     }
+}
+
+/// Whether `name` is already `[a-zA-Z_][a-zA-Z0-9_]*`, so [`sanitize`]
+/// would return it unchanged.
+fn is_plain(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty() && !b[0].is_ascii_digit() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 fn sanitize(name: &str) -> String {
